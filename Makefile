@@ -1,0 +1,76 @@
+# s2d — one command per job. `make help` lists the targets.
+#
+# The environment bootstraps itself: the first target that needs Python creates
+# .venv and installs s2d (editable, with every extra) pinned by
+# requirements/constraints.txt. A stamp file makes later runs skip installing
+# until pyproject.toml or the constraints change.
+
+SHELL        := /bin/bash
+PYTHON       ?= python3
+VENV         ?= .venv
+PY           := $(VENV)/bin/python
+STAMP        := $(VENV)/.s2d-installed
+CONSTRAINTS  := requirements/constraints.txt
+PROFILE      ?= cpu
+SEED         ?= 0
+MATHJAX      := book/_vendor/mathjax/tex-chtml.js
+
+.DEFAULT_GOAL := help
+.PHONY: help setup reproduce test book lab bench weights clean clean-all lock
+
+help: ## List the targets with one line each
+	@echo "s2d — reproducible companion to 'Sparse to Dense Motion Transfer for Face Image Animation'"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: PROFILE=smoke|cpu|paper (default cpu), SEED=0, PYTHON=python3"
+
+setup: $(STAMP) ## Create .venv and install s2d with all extras (skipped when up to date)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --progress-bar off -c $(CONSTRAINTS) -e '.[all]'
+	@touch $@
+
+reproduce: $(STAMP) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
+	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
+	$(MAKE) --no-print-directory book
+
+test: $(STAMP) $(MATHJAX) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)
+	$(PY) -m pytest --nbval-lax
+
+book: $(STAMP) $(MATHJAX) ## Build the Jupyter Book into book/_build/html (offline)
+	$(VENV)/bin/jupyter-book build book --keep-going --warningiserror
+	@echo "open book/_build/html/index.html"
+
+# MathJax 3 is vendored from the npm registry at build time so that math renders
+# with no network; without npm the book falls back to MathJax's CDN.
+$(MATHJAX):
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix .cache/npm mathjax@3 && \
+	  rm -rf book/_vendor/mathjax && mkdir -p book/_vendor && \
+	  cp -r .cache/npm/node_modules/mathjax/es5 book/_vendor/mathjax; \
+	else echo "npm not found: the book will load MathJax from its CDN (needs a network to show math)"; \
+	  mkdir -p $(dir $(MATHJAX)); : > $(MATHJAX).missing; fi
+
+lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
+	@TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	echo "JupyterLab: http://127.0.0.1:8888/lab?token=$$TOKEN"; \
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN
+
+bench: $(STAMP) ## Time the machine's torch throughput into results/bench/ (never part of make test)
+	$(PY) -m s2d bench --out results/bench
+
+weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV3, FAN) into $$TORCH_HOME
+	$(PY) -m s2d weights --download
+
+lock: $(STAMP) ## Re-pin requirements/constraints.txt from the current .venv
+	@{ sed -n '1,/^# ---- pinned/p' $(CONSTRAINTS); \
+	   $(PY) -m pip freeze --exclude-editable | sort; } > $(CONSTRAINTS).tmp && mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+
+clean: ## Remove build outputs (book/_build, caches); keeps results/ and .venv
+	rm -rf book/_build .pytest_cache .cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+clean-all: clean ## Also remove .venv and the vendored MathJax
+	rm -rf $(VENV) book/_vendor

@@ -1,0 +1,60 @@
+"""Machine reference timings for ``make bench``.
+
+Absolute times on shared machines are noisy, so every benchmark of s2d is
+reported beside reference numbers measured in the same process: here, a dense
+3x3 convolution (64 -> 64 channels, the width of the paper's generators) at
+the three resolutions the profiles use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.utils.benchmark as benchmark
+from tqdm.auto import tqdm
+
+from s2d.io import atomic_path
+from s2d.runtime import environment, pick_device
+
+RESOLUTIONS = (64, 128, 256)
+BATCHES = (1, 8)
+CHANNELS = 64
+
+
+def conv_reference(device: torch.device, min_run_time: float = 0.5) -> pd.DataFrame:
+    """Time one 3x3 convolution forward at each resolution and batch size."""
+    conv = torch.nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1).to(device).eval()
+    rows = []
+    cases = [(r, b) for r in RESOLUTIONS for b in BATCHES]
+    for resolution, batch in tqdm(cases, desc="conv reference"):
+        x = torch.randn(batch, CHANNELS, resolution, resolution, device=device)
+        with torch.inference_mode():
+            timer = benchmark.Timer("conv(x)", globals={"conv": conv, "x": x})
+            measurement = timer.blocked_autorange(min_run_time=min_run_time)
+        flops = 2 * CHANNELS * CHANNELS * 9 * resolution * resolution * batch
+        rows.append(
+            {
+                "benchmark": "conv3x3_64ch",
+                "device": str(device),
+                "resolution": resolution,
+                "batch": batch,
+                "median_ms": measurement.median * 1e3,
+                "iqr_ms": measurement.iqr * 1e3,
+                "gflops_per_s": flops / measurement.median / 1e9,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run(out_dir: str | Path) -> Path:
+    """Write ``machine.csv`` (reference timings plus the environment) into ``out_dir``."""
+    device = pick_device()
+    table = conv_reference(device)
+    for key, value in environment().items():
+        table[key] = value
+    out = Path(out_dir) / "machine.csv"
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4g")
+    return out

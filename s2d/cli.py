@@ -1,0 +1,133 @@
+"""The ``s2d`` command line. ``s2d --help`` lists the commands, ``s2d CMD --help`` explains one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+EPILOG = """examples:
+  s2d config --profile smoke                 show the resolved smoke profile
+  s2d config --profile cpu --set train.steps=500 --set model.local_branches=false
+  s2d weights                                which pretrained files are cached, and where
+  s2d weights --download                     fetch them all (needs the internet; = make weights)
+  s2d reproduce --profile cpu                what `make reproduce` runs
+"""
+
+
+def _add_profile_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile", default="cpu",
+        help="smoke | cpu | paper, or a YAML file (default: cpu)",
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override one setting, e.g. train.steps=100 (repeatable)",
+    )
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from s2d.config import load_config
+
+    config = load_config(args.profile, args.overrides)
+    print(f"# profile {config.profile}, fingerprint {config.fingerprint()}")
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from s2d import weights
+
+    names = args.names or list(weights.WEIGHTS)
+    unknown = [n for n in names if n not in weights.WEIGHTS]
+    if unknown:
+        print(f"s2d weights: error: unknown weights {', '.join(unknown)}; known: {', '.join(weights.WEIGHTS)}",
+              file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        spec = weights.WEIGHTS[name]
+        if args.download:
+            try:
+                path = weights.require(name, download=True)
+                print(f"ok       {name:10s} {path}")
+            except weights.WeightsUnavailable as err:
+                failed += 1
+                print(f"missing  {name:10s} {err}", file=sys.stderr)
+        else:
+            path = weights.path_of(name)
+            state = "cached " if path.is_file() else "missing"
+            print(f"{state}  {name:10s} {path}  ({spec.used_by})")
+    if not args.download:
+        print(f"\ncache: {weights.cache_dir()} (set TORCH_HOME to move it); fetch with `make weights`")
+    return 1 if failed else 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from s2d.config import load_config
+    from s2d.reproduce import reproduce
+
+    overrides = [*args.overrides, *( [f"seed={args.seed}"] if args.seed is not None else [])]
+    config = load_config(args.profile, overrides)
+    path = reproduce(config, results_root=Path(args.results))
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from s2d import bench
+
+    print(f"wrote {bench.run(args.out)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from s2d import __version__
+    from s2d.weights import WEIGHTS
+
+    parser = argparse.ArgumentParser(
+        prog="s2d",
+        description="Sparse to Dense Motion Transfer for Face Image Animation: the reproducible companion.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"s2d {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("config", help="print a profile's resolved settings")
+    _add_profile_args(p)
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("weights", help="list or download the pretrained weights")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"which weights (default: all of {', '.join(WEIGHTS)})")
+    p.add_argument("--download", action="store_true", help="download what is missing into the torch hub cache")
+    p.set_defaults(func=_cmd_weights)
+
+    p = sub.add_parser("reproduce", help="regenerate a profile's results under results/<profile>/")
+    _add_profile_args(p)
+    p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("bench", help="time reference kernels on this machine into OUT/machine.csv")
+    p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from s2d.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

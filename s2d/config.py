@@ -1,0 +1,265 @@
+"""Typed run configuration: dataclasses loaded from YAML.
+
+A run is described by one :class:`Config`. The dataclass defaults are the
+paper's settings; a profile YAML in ``s2d/configs/`` (``smoke``, ``cpu``,
+``paper``) or a user's own YAML overrides some of them. A YAML may start
+from another profile with ``extends: <profile name or path>``.
+
+Loading is strict, so that a typo never silently falls back to a default:
+an unknown or misspelt key is an error naming the key and the file, and a
+value of the wrong type is an error naming the field.
+
+    >>> cfg = load_config("smoke")
+    >>> cfg.data.resolution
+    64
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES_DIR = Path(__file__).resolve().parent / "configs"
+PROFILES = ("smoke", "cpu", "paper")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used as written."""
+
+
+@dataclass
+class DataConfig:
+    """Which videos to train and test on, and at what size."""
+
+    dataset: str = "voxceleb"  # voxceleb | faceforensics | synth-vox | synth-ff | a folder
+    root: str = ""  # where a real dataset lives; empty for the embedded SynthTalk
+    resolution: int = 256  # frames are square, resolution x resolution pixels
+    num_landmarks: int = 74  # 68 iBUG-300W + 2 pupils + 4 iris edge points
+    train_videos: int = 0  # 0 = every video the dataset has
+    test_videos: int = 0
+    frames_per_video: int = 0  # 0 = all frames
+
+
+@dataclass
+class ModelConfig:
+    """The dense motion generator and the image generator (Sec. 3, Fig. 1)."""
+
+    block_expansion: int = 64
+    max_features: int = 512
+    num_down_blocks: int = 2  # image generator encoder depth
+    motion_blocks: int = 5  # dense motion hourglass depth
+    motion_scale: float = 0.25  # the global branch works at this fraction of the input size
+    local_crop: int = 64  # local branch crop side at 256 px input (scaled with resolution)
+    adain: bool = True  # Sec. 3.2, AdaIN layers driven by landmark vectors
+    add_motion: bool = True  # Sec. 3.2, Add_Motion layer
+    local_branches: bool = True  # Eq. (3), eye/brow and mouth branches
+    motion_to_generator: bool = True  # dense motion map concatenated to the generator input
+
+
+@dataclass
+class LossConfig:
+    """Weights of the terms of Eq. (8)."""
+
+    perceptual: float = 10.0  # Eq. (4), summed over the pyramid scales
+    perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    l1: float = 1.0
+    gan: float = 1.0  # Eq. (5), Eq. (6)
+    parsing: float = 1.0  # Eq. (7), differentiable surrogate
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule."""
+
+    steps: int = 150_000
+    batch_size: int = 16
+    lr_generator: float = 2e-4
+    lr_discriminator: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    checkpoint_every: int = 5_000
+    num_workers: int = 4
+    time_budget_minutes: float = 0.0  # 0 = no limit; otherwise stop cleanly when spent
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation protocols (Sec. 4.1, 4.2)."""
+
+    batch_size: int = 16  # frames per forward pass when streaming a test video
+    max_test_frames: int = 0  # 0 = every frame
+    pose_threshold_deg: float = 5.0  # cross identity: frontal first frame
+    pair_threshold_deg: float = 1.0  # cross identity: first-frame poses this close
+
+
+@dataclass
+class Config:
+    """Everything that defines one run. The paper's settings are the defaults."""
+
+    profile: str = "paper"
+    seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0])  # seeds for multi-seed tables
+    device: str = "auto"  # auto = CUDA when present, else CPU
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """A short hash of every setting: the cache key of what this config trains."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def profile_path(name: str) -> Path:
+    path = PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        hint = _did_you_mean(name, PROFILES)
+        raise ConfigError(f"unknown profile '{name}'{hint}; profiles: {', '.join(PROFILES)}")
+    return path
+
+
+def load_config(source: str | Path = "cpu", overrides: list[str] | None = None) -> Config:
+    """Load a profile by name (``smoke``, ``cpu``, ``paper``) or a YAML file by path.
+
+    ``overrides`` are ``dotted.key=value`` strings applied last, for example
+    ``["train.steps=100", "model.local_branches=false"]``; values are parsed as YAML.
+    """
+    raw = _read_with_extends(_resolve_source(source), seen=())
+    for item in overrides or []:
+        raw = _merge(raw, _override(item))
+    return _build(Config, raw, origin=str(source), prefix="")
+
+
+def _resolve_source(source: str | Path) -> Path:
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    return profile_path(str(source))
+
+
+def _read_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError(f"'extends' loops: {chain}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return _tag(raw, str(path))
+    base_path = (path.parent / parent) if str(parent).endswith((".yaml", ".yml")) else profile_path(parent)
+    base = _read_with_extends(base_path, seen=(*seen, path))
+    return _merge(base, _tag(raw, str(path)))
+
+
+class _Tagged(dict):
+    """A YAML mapping that remembers which file (or override) set each key."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.origins: dict[str, str] = {}
+
+
+def _tag(raw: dict[str, Any], origin: str) -> _Tagged:
+    out = _Tagged()
+    for key, value in raw.items():
+        out[key] = _tag(value, origin) if isinstance(value, dict) else value
+        out.origins[key] = origin
+    return out
+
+
+def _merge(base: _Tagged, top: _Tagged) -> _Tagged:
+    out = _Tagged(base)
+    out.origins = dict(base.origins)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge(base[key], value)
+        else:
+            out[key] = value
+        out.origins[key] = top.origins[key]
+    return out
+
+
+def _override(item: str) -> _Tagged:
+    """Turn ``a.b=value`` into the nested mapping ``{a: {b: value}}``."""
+    key, sep, value = item.partition("=")
+    keys = [k.strip() for k in key.split(".")]
+    if not sep or not all(keys):
+        raise ConfigError(f"override '{item}' is not of the form section.key=value")
+    node: Any = yaml.safe_load(value)
+    for k in reversed(keys):
+        node = {k: node}
+    return _tag(node, f"override '{item}'")
+
+
+def _did_you_mean(name: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _build(cls: type, raw: dict[str, Any], origin: str, prefix: str) -> Any:
+    origins = getattr(raw, "origins", {})
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        where = origins.get(key, origin)
+        if key not in names:
+            raise ConfigError(
+                f"{where}: unknown key '{dotted}'{_did_you_mean(str(key), names)}; "
+                f"valid keys{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(hints[key], value, dotted, where)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, dotted: str, origin: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: field '{dotted}' must be a mapping of {hint.__name__} settings")
+        return _build(hint, value, origin, prefix=f"{dotted}.")
+    origin_type = typing.get_origin(hint)
+    if origin_type is list:
+        (item_hint,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{origin}: field '{dotted}' must be a list, got {value!r}")
+        return [_coerce(item_hint, v, f"{dotted}[{i}]", origin) for i, v in enumerate(value)]
+    if origin_type in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, dotted, origin)
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(hint)
+    if ok is None:
+        raise TypeError(f"config field '{dotted}' has an unsupported type {hint!r}")
+    if not ok:
+        raise ConfigError(
+            f"{origin}: field '{dotted}' must be {hint.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    return float(value) if hint is float else value

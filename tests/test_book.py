@@ -1,0 +1,62 @@
+"""The book builds with no network and typesets the paper's equations with vendored MathJax."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def _offline_prefix() -> list[str]:
+    """Run under a new, empty network namespace where the machine allows it (root on Linux)."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-n"]
+    return []
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    if not (BOOK / "_vendor" / "mathjax" / "tex-chtml.js").is_file():
+        pytest.skip("MathJax is not vendored yet: `make book` (or `make test`) vendors it")
+    source = tmp_path_factory.mktemp("book") / "book"
+    shutil.copytree(BOOK, source, ignore=shutil.ignore_patterns("_build"))
+    result = subprocess.run(
+        [*_offline_prefix(), str(JUPYTER_BOOK), "build", str(source), "--warningiserror", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return source / "_build" / "html"
+
+
+def test_index_and_pages_exist(built_book):
+    for page in ("index.html", "intro.html", "method.html", "status.html"):
+        assert (built_book / page).is_file(), page
+
+
+def test_method_page_typesets_equations_1_to_9(built_book):
+    html = (built_book / "method.html").read_text()
+    labels = re.findall(r'id="equation-eq-[a-z-]+"', html)
+    assert len(labels) == 9
+    assert html.count('class="math notranslate nohighlight"') >= 9
+
+
+def test_mathjax_is_local_and_no_script_comes_from_the_web(built_book):
+    html = (built_book / "method.html").read_text()
+    sources = re.findall(r'<script[^>]*src="([^"]+)"', html)
+    assert any("_static/mathjax/tex-chtml.js" in s for s in sources)
+    assert not [s for s in sources if s.startswith(("http:", "https:", "//"))]
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    # only one MathJax entry point is loaded (none of its many component files)
+    assert sum("mathjax" in s for s in sources) == 1
+
+
+def test_copyright_is_set(built_book):
+    assert "s2d contributors" in (built_book / "index.html").read_text() or "s2d contributors" in (
+        built_book / "intro.html"
+    ).read_text()

@@ -1,0 +1,63 @@
+"""The ``s2d`` command line and the Makefile's promises."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2d.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_teaches_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("config", "weights", "reproduce", "bench", "examples:"):
+        assert command in out
+
+
+def test_config_prints_the_resolved_profile(capsys):
+    assert main(["config", "--profile", "smoke", "--set", "train.steps=3"]) == 0
+    out = capsys.readouterr().out
+    assert "profile: smoke" in out and "steps: 3" in out
+
+
+def test_config_error_is_one_line_and_exit_code_2(capsys):
+    assert main(["config", "--profile", "smoke", "--set", "trian.steps=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "trian" in err and err.startswith("s2d: error:")
+
+
+def test_weights_lists_every_file_and_rejects_unknown_names(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert main(["weights"]) == 0
+    out = capsys.readouterr().out
+    assert "missing" in out and "vgg19-dcbb9e9d.pth" in out and str(tmp_path) in out
+    assert main(["weights", "resnet"]) == 2
+
+
+def test_reproduce_records_profile_commit_and_config(tmp_path, capsys):
+    assert main(["reproduce", "--profile", "smoke", "--seed", "5", "--results", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "smoke" / "run.json").read_text())
+    assert meta["profile"] == "smoke" and meta["seed"] == 5
+    assert meta["config"]["seed"] == 5 and meta["environment"]["git_commit"]
+    assert meta["wall_time_s"] >= 0 and meta["finished_utc"]
+    assert all(status == "not built" for status in meta["tables"].values())
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "s2d", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("s2d ")
+
+
+def test_make_help_lists_every_target_with_a_line():
+    result = subprocess.run(["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    listed = set(re.findall(r"make (\S+)", result.stdout))
+    assert {"setup", "reproduce", "test", "book", "lab", "bench", "weights", "clean", "help"} <= listed
