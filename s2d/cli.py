@@ -13,6 +13,7 @@ EPILOG = """examples:
   s2d config --profile cpu --set train.steps=500 --set model.local_branches=false
   s2d weights                                which pretrained files are cached, and where
   s2d weights --download                     fetch them all (needs the internet; = make weights)
+  s2d data synth --variant synth-vox --profile cpu   render the embedded dataset
   s2d reproduce --profile cpu                what `make reproduce` runs
 """
 
@@ -76,6 +77,21 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from s2d.config import load_config
+    from s2d.data import synth
+
+    config = load_config(args.profile, args.overrides)
+    seed = config.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else Path("data") / f"{args.variant}-{config.profile}-seed{seed}"
+    start = time.perf_counter()
+    path = synth.build(args.variant, config, seed, out, workers=args.workers, overwrite=args.overwrite)
+    print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
 
@@ -112,6 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="results root (default: results)")
     p.set_defaults(func=_cmd_reproduce)
 
+    data = sub.add_parser("data", help="build SynthTalk or prepare real videos",
+                          description="Datasets in s2d's on-disk layout (see s2d/data/format.py).")
+    data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    p = data_sub.add_parser(
+        "synth", help="render the embedded SynthTalk dataset",
+        description="Render SynthTalk, the procedural talking-head dataset with exact ground truth "
+                    "(74 landmarks, visibility, head pose, gaze, blink, mouth, face parsing).",
+        epilog="example:\n  s2d data synth --variant synth-vox --profile cpu --seed 0 --out data/synth-vox-cpu",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--variant", default="synth-vox", choices=["synth-vox", "synth-ff"],
+                   help="synth-vox: many identities, strong head motion, split by identity; "
+                        "synth-ff: fewer identities, mostly frontal, random 75/25 video split")
+    _add_profile_args(p)
+    p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the profile's seed)")
+    p.add_argument("--out", default=None, help="output folder (default: data/<variant>-<profile>-seed<N>)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.set_defaults(func=_cmd_data_synth)
+
     p = sub.add_parser("bench", help="time reference kernels on this machine into OUT/machine.csv")
     p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
     p.set_defaults(func=_cmd_bench)
@@ -120,11 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from s2d.config import ConfigError
+    from s2d.data.format import DatasetError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
+    except (ConfigError, DatasetError) as err:
         print(f"s2d: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,1 @@
+"""Datasets: SynthTalk (procedural, exact ground truth), real videos, and the loaders."""
