@@ -61,3 +61,14 @@ def test_make_help_lists_every_target_with_a_line():
     assert result.returncode == 0
     listed = set(re.findall(r"make (\S+)", result.stdout))
     assert {"setup", "reproduce", "test", "book", "lab", "bench", "weights", "clean", "help"} <= listed
+
+
+def test_data_synth_builds_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "ds"
+    args = ["data", "synth", "--variant", "synth-ff", "--profile", "smoke", "--set", "data.frames_per_video=3",
+            "--set", "data.train_videos=3", "--set", "data.test_videos=1", "--out", str(out), "--workers", "1"]
+    assert main(args) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["variant"] == "synth-ff" and meta["frames_per_video"] == 3
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err

@@ -56,7 +56,7 @@ def _events(rng: np.random.Generator, frames: int, mean_gap: float, shape: np.nd
 
 
 def _gaze(rng: np.random.Generator, frames: int) -> np.ndarray:
-    """Fixations held 0.4-2 s, joined by 2-frame saccades, with a little drift. Shape (T, 2)."""
+    """Fixations held 0.4-2 s, joined by 2-frame saccades, with a little drift. Shape (T, 2), in the unit disc."""
     gaze = np.zeros((frames, 2))
     target = rng.uniform([-0.6, -0.5], [0.6, 0.5])
     current = target.copy()
@@ -71,7 +71,7 @@ def _gaze(rng: np.random.Generator, frames: int) -> np.ndarray:
                 gaze[t] = current + step * (target - current)
                 t += 1
     gaze += 0.04 * np.stack([_smooth(rng, frames, 6), _smooth(rng, frames, 6)], axis=1)
-    return np.clip(gaze, -1, 1)
+    return gaze / np.maximum(1.0, np.linalg.norm(gaze, axis=1, keepdims=True))  # inside the unit disc
 
 
 def sample_motion(rng: np.random.Generator, frames: int, style: str) -> dict[str, np.ndarray]:

@@ -25,12 +25,12 @@ from s2d.data.template import (
     MESH_TRIANGLES,
     deform,
     rotation_matrix,
-    surface_normals,
 )
 
 CAMERA_DISTANCE = 5.0  # face units from the camera to the head's origin
 FACE_SCALE = 0.42  # image widths per face unit at scale 1
 ORIGIN = (0.5, 0.45)  # where the point between the eyes sits, as fractions of the image
+OCCLUSION_TOLERANCE = 0.02  # face units: a surface nearer than this in front of a landmark hides it
 _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 24, endpoint=False)),
                     np.sin(np.linspace(0, 2 * np.pi, 24, endpoint=False))], axis=1)
 # mesh vertex i is landmark i for i < 68 and auxiliary point i - 68 after the 74 landmarks
@@ -75,7 +75,6 @@ class Renderer:
         self.ss = supersample
         self.res = size * supersample
         self.background = cv2.resize(background, (self.res, self.res), interpolation=cv2.INTER_LINEAR)
-        self.normals = surface_normals(identity.points)
         self.triangles = _MESH_TO_POINT[MESH_TRIANGLES]
 
     def project(self, points: np.ndarray, p: FrameParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,18 +89,18 @@ class Renderer:
     def render(self, p: FrameParams) -> RenderedFrame:
         ident = self.identity
         points = deform(ident.points, np.array([p.gaze_x, p.gaze_y]), p.blink, p.mouth_open, p.smile, p.brow_raise)
-        screen, rotated, rot = self.project(points, p)
+        screen, rotated, _ = self.project(points, p)
         image = self.background.astype(np.float32)
         labels = np.zeros((self.res, self.res), np.uint8)
         self._neck(image, labels, screen)
-        self._face(image, labels, screen, rotated)
+        ids, depth_planes = self._face(image, labels, screen, rotated)
         eye_polygons = [screen[list(eye)] for eye in (lm.LEFT_EYE, lm.RIGHT_EYE)]
         for eye, pupil in zip(eye_polygons, (lm.LEFT_PUPIL, lm.RIGHT_PUPIL)):
             self._eye(image, labels, eye, points[pupil], p)
         self._mouth(image, labels, screen[list(lm.INNER_LIPS)], screen[60:65])
         out = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
         landmarks = (screen[: lm.NUM_LANDMARKS] + 0.5) / self.ss - 0.5
-        visible = self._visibility(screen, rot, eye_polygons, p.blink)
+        visible = self._visibility(screen, rotated[:, 2], ids, depth_planes, eye_polygons, p.blink)
         return RenderedFrame(
             image=np.clip(np.round(out), 0, 255).astype(np.uint8),
             parsing=labels[:: self.ss, :: self.ss].copy(),
@@ -117,7 +116,9 @@ class Renderer:
         _fill(image, poly, (self.identity.skin_colour * 0.78).tolist())
         _fill(labels, poly, LABEL["skin"])
 
-    def _face(self, image: np.ndarray, labels: np.ndarray, screen: np.ndarray, rotated: np.ndarray) -> None:
+    def _face(self, image: np.ndarray, labels: np.ndarray, screen: np.ndarray,
+              rotated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Paint the textured mesh; return the triangle drawn at each pixel and each triangle's depth plane."""
         tri = self.triangles
         a, b, c = screen[tri[:, 0]], screen[tri[:, 1]], screen[tri[:, 2]]
         area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
@@ -131,6 +132,7 @@ class Renderer:
         dst = _TEXTURE_POINTS[tri]  # (N, 3, 2)
         safe = np.where(np.abs(area)[:, None, None] > 1e-3, src, np.eye(3)[None])
         affine = np.linalg.solve(safe, dst)  # (N, 3, 2): [x y 1] @ affine = texture xy
+        depth_planes = np.linalg.solve(safe, rotated[tri][:, :, 2:])[:, :, 0]  # [x y 1] @ plane = depth
         ys, xs = np.nonzero(ids >= 0)
         coeff = affine[ids[ys, xs]]
         map_x = np.full((self.res, self.res), -1, np.float32)
@@ -143,6 +145,7 @@ class Renderer:
         inside = ids >= 0
         image[inside] = colour[inside]
         labels[inside] = face_labels[inside]
+        return ids, depth_planes
 
     def _eye(self, image: np.ndarray, labels: np.ndarray, eye: np.ndarray, pupil: np.ndarray, p: FrameParams) -> None:
         if _signed_area(eye) <= 0:  # the eye faces away
@@ -179,9 +182,16 @@ class Renderer:
         image[on] = layer[on]
         labels[on] = LABEL["mouth_interior"]
 
-    def _visibility(self, screen: np.ndarray, rot: np.ndarray, eyes: list[np.ndarray], blink: float) -> np.ndarray:
-        facing = (self.normals[: lm.NUM_LANDMARKS] @ rot.T)[:, 2] > 0.05
-        visible = facing.copy()
+    def _visibility(self, screen: np.ndarray, depth: np.ndarray, ids: np.ndarray, depth_planes: np.ndarray,
+                    eyes: list[np.ndarray], blink: float) -> np.ndarray:
+        """A landmark is hidden when the painted surface at its pixel lies in front of it
+        (a depth test against the face itself); pupils and irises also need an open eye."""
+        visible = np.ones(lm.NUM_LANDMARKS, bool)
+        for i in range(lm.NUM_IBUG):
+            x, y = np.clip(np.round(screen[i]).astype(int), 0, self.res - 1)
+            k = ids[y, x]
+            if k >= 0:
+                visible[i] = depth[i] >= depth_planes[k] @ [x, y, 1.0] - OCCLUSION_TOLERANCE
         for eye, group in zip(eyes, ((lm.LEFT_PUPIL, *lm.LEFT_IRIS_EDGE), (lm.RIGHT_PUPIL, *lm.RIGHT_IRIS_EDGE))):
             open_eye = _signed_area(eye) > 0 and blink < 0.5
             for idx in group:

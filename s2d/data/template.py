@@ -70,8 +70,6 @@ def _landmarks_3d() -> np.ndarray:
     pts[27:31, 2] += np.array([0.02, 0.07, 0.13, 0.2])  # the nose stands out of the face
     pts[31:36, 2] += np.array([0.05, 0.08, 0.11, 0.08, 0.05])
     pts[48:68, 2] += 0.03  # lips
-    pts[lm.LEFT_PUPIL, 2] += 0.012
-    pts[lm.RIGHT_PUPIL, 2] += 0.012
     return pts
 
 
@@ -121,20 +119,25 @@ _MOUTH_CORNERS = {48: -1, 60: -1, 54: 1, 64: 1}
 _NEAR_CORNERS = {49: -0.4, 59: -0.4, 53: 0.4, 55: 0.4}
 _PUPIL_GROUPS = ((lm.LEFT_PUPIL, *lm.LEFT_IRIS_EDGE), (lm.RIGHT_PUPIL, *lm.RIGHT_IRIS_EDGE))
 
-GAZE_RANGE = (0.055, 0.022)  # the largest pupil offset in x and y, face units
+GAZE_RANGE = (0.05, 0.02)  # the largest pupil offset in x and y, face units
+EYEBALL_RADIUS = 0.12
+LID_FOLLOW = 0.6  # the lids follow vertical gaze by this fraction of the pupil's motion
 
 
 def deform(points: np.ndarray, gaze: np.ndarray, blink: float, mouth_open: float, smile: float,
            brow_raise: float) -> np.ndarray:
     """Apply one frame's expression to (74 + aux, 3) neutral points; returns a new array.
 
-    ``gaze`` (x, y) in [-1, 1] moves pupils and irises inside the eyes, independently of
-    the head; ``blink`` 0 (open) .. 1 (closed) lowers the upper lids onto the lower
+    ``gaze`` (x, y) in the unit disc moves pupils and irises inside the eyes, independently
+    of the head, and the lids follow its vertical part as real lids do; ``blink`` 0 (open) .. 1 (closed) lowers the upper lids onto the lower
     ones; ``mouth_open`` drops the lower lip and the jaw; ``smile`` pulls the mouth
     corners out and up; ``brow_raise`` lifts the brows.
     """
     out = points.copy()
+    gaze = np.asarray(gaze, float) / max(1.0, float(np.hypot(*gaze)))
+    lid_shift = LID_FOLLOW * GAZE_RANGE[1] * gaze[1]
     for upper, lower in _UPPER_LIDS.items():
+        out[[upper, lower], 1] += lid_shift
         out[upper, 1] += blink * 0.92 * (points[lower, 1] - points[upper, 1])
     for lower in (40, 41, 46, 47):
         out[lower, 1] -= blink * 0.006
@@ -145,9 +148,10 @@ def deform(points: np.ndarray, gaze: np.ndarray, blink: float, mouth_open: float
         out[idx, 0] += 0.035 * smile * side
         out[idx, 1] -= 0.03 * smile * abs(side)
     out[17:27, 1] -= 0.06 * brow_raise
-    for group in _PUPIL_GROUPS:
-        out[list(group), 0] += GAZE_RANGE[0] * gaze[0]
-        out[list(group), 1] += GAZE_RANGE[1] * gaze[1]
+    shift = np.array(GAZE_RANGE) * gaze
+    for group in _PUPIL_GROUPS:  # the pupil turns on the eyeball: it sinks as it moves off-centre
+        out[list(group), :2] += shift
+        out[list(group), 2] -= float(shift @ shift) / (2 * EYEBALL_RADIUS)
     return out
 
 
@@ -163,11 +167,3 @@ def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
     return rz @ rx @ ry
-
-
-def surface_normals(points: np.ndarray) -> np.ndarray:
-    """Outward unit normals of the head at neutral points, from the head's centre."""
-    centre = np.array([0.0, 0.1, -0.7])
-    n = points - centre
-    n[:, 2] *= 1.6  # the face is flatter than a sphere: normals lean towards the camera
-    return n / np.linalg.norm(n, axis=1, keepdims=True)
