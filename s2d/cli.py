@@ -72,7 +72,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     overrides = [*args.overrides, *( [f"seed={args.seed}"] if args.seed is not None else [])]
     config = load_config(args.profile, overrides)
-    path = reproduce(config, results_root=Path(args.results))
+    path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data))
     print(f"wrote {path}")
     return 0
 
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile_args(p)
     p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
     p.set_defaults(func=_cmd_reproduce)
 
     data = sub.add_parser("data", help="build SynthTalk or prepare real videos",

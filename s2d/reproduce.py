@@ -1,9 +1,16 @@
 """``make reproduce``: regenerate every result of a profile under ``results/<profile>/``.
 
+Steps, each cached where it is expensive:
+
+1. the SynthTalk datasets of the profile (``data/synthtalk/``, rebuilt only when
+   their settings or the generator change), their statistics
+   (``synthtalk.csv``) and figures (``figures/``);
+2. the tables, as their steps are built.
+
 The pipeline records what it ran and on what in ``results/<profile>/run.json``
-(profile, config fingerprint, seeds, environment, git commit, wall time, and
-the status of each table). Steps that are not built yet are listed as such,
-never filled with numbers.
+(profile, config fingerprint, seeds, environment, git commit, wall time of each
+step, and the status of each table). Steps that are not built yet are listed as
+such, never filled with numbers.
 """
 
 from __future__ import annotations
@@ -12,8 +19,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
+
 from s2d.config import Config
-from s2d.io import write_json
+from s2d.data import format as fmt
+from s2d.data import synth
+from s2d.data.figures import clip_gif, identity_grid
+from s2d.io import atomic_path, write_json
 from s2d.runtime import environment
 
 RESULTS_ROOT = Path("results")
@@ -29,11 +41,39 @@ TABLES = {
 }
 
 
-def reproduce(config: Config, results_root: Path = RESULTS_ROOT) -> Path:
+def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]:
+    """Build (or reuse) both SynthTalk variants; write their statistics and figures."""
+    steps, rows = {}, []
+    for variant in synth.VARIANTS:
+        start = time.perf_counter()
+        path, built = synth.ensure(variant, config, config.seed, data_root)
+        seconds = time.perf_counter() - start
+        steps[f"data:{variant}"] = {"path": str(path), "built": built, "wall_time_s": round(seconds, 2)}
+        row = {"variant": variant, "profile": config.profile, "seed": config.seed, **synth.stats(path)}
+        if built:
+            row.update(build_seconds=round(seconds, 1), render_fps=round(row["frames"] / seconds, 1))
+        rows.append(row)
+    stats_path = out_dir / "synthtalk.csv"
+    table = pd.DataFrame(rows)
+    if not any(s["built"] for s in steps.values()) and stats_path.is_file():
+        # nothing was rebuilt: keep the build times measured when the data was made
+        previous = pd.read_csv(stats_path)
+        table = table.merge(previous[["variant", "build_seconds", "render_fps"]], on="variant", how="left")
+    with atomic_path(stats_path) as tmp:
+        table.to_csv(tmp, index=False)
+    vox = Path(steps["data:synth-vox"]["path"])
+    figures = out_dir / "figures"
+    identity_grid(vox, figures / "synthtalk_identities.png", identities=16, frames=4)
+    clip_gif(vox, fmt.video_ids(vox, "train")[0], figures / "synthtalk_clip.gif")
+    return steps
+
+
+def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk")) -> Path:
     """Run every step of ``config.profile`` and write its run metadata; return the metadata path."""
     started = time.perf_counter()
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
+    steps = data_step(config, out_dir, data_root)
     metadata = {
         "profile": config.profile,
         "config_fingerprint": config.fingerprint(),
@@ -44,6 +84,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT) -> Path:
         "finished_utc": None,
         "wall_time_s": None,
         "environment": environment(),
+        "steps": steps,
         "tables": dict(TABLES),
         "config": config.to_dict(),
     }

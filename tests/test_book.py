@@ -24,8 +24,11 @@ def _offline_prefix() -> list[str]:
 def built_book(tmp_path_factory):
     if not (BOOK / "_vendor" / "mathjax" / "tex-chtml.js").is_file():
         pytest.skip("MathJax is not vendored yet: `make book` (or `make test`) vendors it")
-    source = tmp_path_factory.mktemp("book") / "book"
+    # the book shows figures and tables from results/, so it is built beside a copy of them
+    root = tmp_path_factory.mktemp("repo")
+    source = root / "book"
     shutil.copytree(BOOK, source, ignore=shutil.ignore_patterns("_build"))
+    shutil.copytree(BOOK.parent / "results", root / "results")
     result = subprocess.run(
         [*_offline_prefix(), str(JUPYTER_BOOK), "build", str(source), "--warningiserror", "--quiet"],
         capture_output=True, text=True, timeout=300,
@@ -35,7 +38,7 @@ def built_book(tmp_path_factory):
 
 
 def test_index_and_pages_exist(built_book):
-    for page in ("index.html", "intro.html", "method.html", "status.html"):
+    for page in ("index.html", "intro.html", "method.html", "data.html", "status.html"):
         assert (built_book / page).is_file(), page
 
 
@@ -60,3 +63,13 @@ def test_copyright_is_set(built_book):
     assert "s2d contributors" in (built_book / "index.html").read_text() or "s2d contributors" in (
         built_book / "intro.html"
     ).read_text()
+
+
+def test_data_page_shows_the_figures_and_the_measured_table(built_book):
+    html = (built_book / "data.html").read_text()
+    images = re.findall(r'<img[^>]*src="([^"]+)"', html)
+    assert any(src.endswith("synthtalk_identities.png") for src in images)
+    assert any(src.endswith("synthtalk_clip.gif") for src in images)
+    for src in images:
+        assert (built_book / src).is_file(), src
+    assert "render_fps" in html and "synth-vox" in html

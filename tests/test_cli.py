@@ -42,13 +42,26 @@ def test_weights_lists_every_file_and_rejects_unknown_names(capsys, tmp_path, mo
     assert main(["weights", "resnet"]) == 2
 
 
-def test_reproduce_records_profile_commit_and_config(tmp_path, capsys):
-    assert main(["reproduce", "--profile", "smoke", "--seed", "5", "--results", str(tmp_path)]) == 0
-    meta = json.loads((tmp_path / "smoke" / "run.json").read_text())
+def test_reproduce_builds_data_once_and_records_the_run(tmp_path, capsys):
+    args = ["reproduce", "--profile", "smoke", "--seed", "5", "--results", str(tmp_path / "results"),
+            "--data", str(tmp_path / "data"), "--set", "data.frames_per_video=4"]
+    assert main(args) == 0
+    out = tmp_path / "results" / "smoke"
+    meta = json.loads((out / "run.json").read_text())
     assert meta["profile"] == "smoke" and meta["seed"] == 5
     assert meta["config"]["seed"] == 5 and meta["environment"]["git_commit"]
     assert meta["wall_time_s"] >= 0 and meta["finished_utc"]
     assert all(status == "not built" for status in meta["tables"].values())
+    assert all(step["built"] for step in meta["steps"].values())
+    assert (out / "figures" / "synthtalk_identities.png").stat().st_size > 10_000
+    assert (out / "figures" / "synthtalk_clip.gif").is_file()
+    first = (out / "synthtalk.csv").read_text()
+    assert "synth-vox" in first and "synth-ff" in first and "render_fps" in first
+    # a second run with nothing changed rebuilds nothing and keeps the measured build times
+    assert main(args) == 0
+    meta = json.loads((out / "run.json").read_text())
+    assert not any(step["built"] for step in meta["steps"].values())
+    assert (out / "synthtalk.csv").read_text() == first
 
 
 def test_module_entry_point_runs():

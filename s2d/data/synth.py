@@ -174,6 +174,42 @@ def build(variant: str, config: Config, seed: int, out: str | Path, workers: int
             "videos": {split: sum(s.split == split for s in specs) for split in fmt.SPLITS},
             "identities": {split: len({s.identity for s in specs if s.split == split}) for split in fmt.SPLITS},
             "frames_per_video": specs[0].frames,
+            "data_config": asdict(config.data),
             "plan": [asdict(s) for s in specs],
         })
     return out
+
+
+def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "data/synthtalk") -> tuple[Path, bool]:
+    """The dataset for (variant, profile data settings, seed), built only if missing or stale.
+
+    Returns its path and whether it was built now (False: reused from the cache).
+    """
+    out = Path(data_root) / f"{variant}-{config.profile}-seed{seed}"
+    try:
+        meta = fmt.read_meta(out)
+        fresh = (meta.get("generator_version") == GENERATOR_VERSION and meta.get("variant") == variant
+                 and meta.get("seed") == seed and meta.get("data_config") == asdict(config.data))
+    except fmt.DatasetError:
+        fresh = False
+    if fresh:
+        return out, False
+    return build(variant, config, seed, out, overwrite=True), True
+
+
+def stats(root: str | Path) -> dict[str, float]:
+    """Size of a built dataset: videos, identities, frames, files and bytes on disk."""
+    root = Path(root)
+    meta = fmt.read_meta(root)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    videos = sum(meta["videos"].values())
+    return {
+        "videos_train": meta["videos"]["train"],
+        "videos_test": meta["videos"]["test"],
+        "identities_train": meta["identities"]["train"],
+        "identities_test": meta["identities"]["test"],
+        "frames": videos * meta["frames_per_video"],
+        "resolution": meta["resolution"],
+        "files": len(files),
+        "megabytes": round(sum(p.stat().st_size for p in files) / 2**20, 2),
+    }
