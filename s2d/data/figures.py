@@ -72,7 +72,7 @@ def identity_grid(root: str | Path, out: str | Path, identities: int = 16, frame
     fig.subplots_adjust(0.02, 0.01, 0.99, 0.99, wspace=0.03, hspace=0.03)
     out = Path(out)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=150, format=out.suffix.lstrip("."))
+        fig.savefig(tmp, dpi=100, format=out.suffix.lstrip("."))
     plt.close(fig)
     return out
 
