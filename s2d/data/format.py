@@ -16,6 +16,8 @@ unchanged. Each annotations file holds, for the T frames of its video:
 - ``visible``    bool (T, 74): the landmark is not hidden by the face itself
 - ``pose``       float32 (T, 3): yaw, pitch, roll in degrees (yaw > 0: the face turns to the image's right)
 - ``identity``   str: who is in the video (train/test splits never share one in synth-vox)
+- real videos only: ``detected`` bool (T,): a face was found in the frame (frames without one
+  get landmarks interpolated from their neighbours, all marked not visible)
 - SynthTalk only, float32 (T,) or (T, 2): ``gaze`` (x, y in [-1, 1]), ``blink`` (0 open .. 1 closed),
   ``mouth_open``, ``smile``, ``brow_raise`` (each 0 .. 1)
 

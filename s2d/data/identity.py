@@ -102,15 +102,15 @@ def _textures(rng: np.random.Generator, skin: np.ndarray, hair: np.ndarray) -> t
         cx, cy = to_texture(rng.uniform([-0.4, -0.45], [0.4, 0.5]))
         r = rng.uniform(1.5, 4.0)
         colour *= 1 - rng.uniform(0.1, 0.35) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r**2))[..., None]
-    for cheek in (np.array([-0.27, 0.17]), np.array([0.27, 0.17])):
+    for cheek in (np.array([-0.28, 0.22]), np.array([0.28, 0.22])):
         cx, cy = to_texture(cheek)
         blush = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 40.0**2))[..., None]
         colour += rng.uniform(0, 25) * blush * np.array([1.0, -0.3, -0.3], np.float32)
     # shading: darker towards the face outline and on the sides of the nose
     fx, fy = (xx / size) * 1.7 - 0.75, (yy / size) * 1.7 - 0.75
-    colour *= (1 - 0.22 * np.clip(np.sqrt((fx / 0.5) ** 2 + ((fy - 0.1) / 0.75) ** 2) - 0.55, 0, 1))[..., None]
+    colour *= (1 - 0.22 * np.clip(np.sqrt((fx / 0.5) ** 2 + ((fy - 0.15) / 0.9) ** 2) - 0.55, 0, 1))[..., None]
     for side in (-1, 1):
-        cx, cy = to_texture(np.array([0.06 * side, 0.1]))
+        cx, cy = to_texture(np.array([0.06 * side, 0.12]))
         colour *= 1 - 0.12 * np.exp(-((xx - cx) ** 2 / (2 * 10.0**2) + (yy - cy) ** 2 / (2 * 40.0**2)))[..., None]
     labels = np.full((size, size), LABEL["skin"], np.uint8)
     # nose region (label only: the nose keeps the skin texture)
@@ -125,7 +125,7 @@ def _textures(rng: np.random.Generator, skin: np.ndarray, hair: np.ndarray) -> t
     hairline = rng.uniform(-0.52, -0.32)
     bald = rng.random() < 0.1
     hair_mask = (face_mask == 0) | ((fy < hairline + 0.04 * np.cos(fx * 6 + rng.uniform(0, 6))) & ~bald)
-    hair_mask &= fy < 0.35
+    hair_mask &= fy < 0.4
     strands = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigmaX=1.0, sigmaY=6.0)
     hair_tex = hair * (1 + 0.25 * strands / (strands.std() + 1e-6))[..., None]
     if bald:

@@ -71,7 +71,11 @@ class PairDataset(Dataset):
         return len(self.videos) * self.repeats
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.item(index, self.epoch)
+
+    def item(self, index: int, epoch: int) -> dict[str, torch.Tensor]:
+        """The pair drawn for ``index`` in ``epoch`` (what ``__getitem__`` returns after ``set_epoch(epoch)``)."""
+        rng = np.random.default_rng([self.seed, epoch, index])
         video = self.videos[index % len(self.videos)]
         ann = self.annotations[video]
         pair = rng.choice(len(ann["landmarks"]), size=2, replace=False).tolist()

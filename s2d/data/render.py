@@ -28,8 +28,8 @@ from s2d.data.template import (
 )
 
 CAMERA_DISTANCE = 5.0  # face units from the camera to the head's origin
-FACE_SCALE = 0.42  # image widths per face unit at scale 1
-ORIGIN = (0.5, 0.45)  # where the point between the eyes sits, as fractions of the image
+FACE_SCALE = 0.4  # image widths per face unit at scale 1
+ORIGIN = (0.5, 0.42)  # where the point between the eyes sits, as fractions of the image
 OCCLUSION_TOLERANCE = 0.02  # face units: a surface nearer than this in front of a landmark hides it
 _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 24, endpoint=False)),
                     np.sin(np.linspace(0, 2 * np.pi, 24, endpoint=False))], axis=1)

