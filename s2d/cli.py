@@ -92,6 +92,18 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from s2d.config import load_config
+    from s2d.data import synth
+    from s2d.train import train
+
+    config = load_config(args.profile, args.overrides)
+    data = Path(args.data) if args.data else synth.ensure("synth-vox", config, config.seed)[0]
+    path = train(config, data, args.out, resume=args.resume)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
 
@@ -129,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
     p.set_defaults(func=_cmd_reproduce)
 
+    p = sub.add_parser(
+        "train", help="train the S2D model",
+        description="Train S2D (Sec. 3.4) on a dataset in s2d's layout. Writes checkpoint.pt, losses.csv and "
+                    "train.json into --out. Runs under torchrun for several processes (DDP).",
+        epilog="examples:\n"
+               "  s2d train --profile smoke --out runs/smoke\n"
+               "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-seed0 --out runs/cpu\n"
+               "  s2d train --profile cpu --out runs/no-local --set model.local_branches=false\n"
+               "  s2d train --profile cpu --out runs/cpu --resume          # continue after an interruption\n"
+               "  torchrun --nproc_per_node 2 -m s2d train --profile paper --data data/vox --out runs/paper",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", default="s2d", choices=["s2d"], help="which model (default: s2d)")
+    _add_profile_args(p)
+    p.add_argument("--data", default=None,
+                   help="dataset root (default: the profile's synth-vox SynthTalk, built if missing)")
+    p.add_argument("--out", required=True, help="run folder for checkpoint.pt, losses.csv, train.json")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt exactly")
+    p.set_defaults(func=_cmd_train)
+
     data = sub.add_parser("data", help="build SynthTalk or prepare real videos",
                           description="Datasets in s2d's on-disk layout (see s2d/data/format.py).")
     data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
@@ -148,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=_cmd_data_synth)
+    from s2d.data.prepare import add_prepare_command
+
+    add_prepare_command(data_sub)
 
     p = sub.add_parser("bench", help="time reference kernels on this machine into OUT/machine.csv")
     p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
@@ -158,11 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from s2d.config import ConfigError
     from s2d.data.format import DatasetError
+    from s2d.train import CheckpointError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DatasetError) as err:
+    except (ConfigError, DatasetError, CheckpointError) as err:
         print(f"s2d: error: {err}", file=sys.stderr)
         return 2
 

@@ -63,14 +63,21 @@ class ModelConfig:
     add_motion: bool = True  # Sec. 3.2, Add_Motion layer
     local_branches: bool = True  # Eq. (3), eye/brow and mouth branches
     motion_to_generator: bool = True  # dense motion map concatenated to the generator input
+    num_bottleneck_blocks: int = 6  # residual blocks of the image generator
+    disc_scales: list[float] = field(default_factory=lambda: [1.0])
+    disc_block_expansion: int = 32
+    disc_max_features: int = 512
+    disc_blocks: int = 4
 
 
 @dataclass
 class LossConfig:
     """Weights of the terms of Eq. (8)."""
 
-    perceptual: float = 10.0  # Eq. (4), summed over the pyramid scales
+    perceptual: float = 10.0  # Eq. (4), per VGG-19 layer, summed over the pyramid scales
     perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
+    perceptual_backbone: str = "imagenet"  # imagenet (needs s2d.weights "vgg19") | random (fixed-seed weights)
+    perceptual_layers: int = 5  # VGG-19 layers relu1_1 .. relu5_1 used, from the first
     l1: float = 1.0
     gan: float = 1.0  # Eq. (5), Eq. (6)
     parsing: float = 1.0  # Eq. (7), differentiable surrogate
@@ -85,6 +92,7 @@ class TrainConfig:
     lr_generator: float = 2e-4
     lr_discriminator: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    milestones: list[float] = field(default_factory=lambda: [0.6, 0.9])  # fractions of steps; lr x 0.1 at each
     checkpoint_every: int = 5_000
     num_workers: int = 4
     time_budget_minutes: float = 0.0  # 0 = no limit; otherwise stop cleanly when spent
@@ -250,6 +258,11 @@ def _coerce(hint: Any, value: Any, dotted: str, origin: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(inner, value, dotted, origin)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            value = float(value)
+        except ValueError:
+            pass
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),

@@ -58,6 +58,10 @@ def test_wrong_type_names_the_field(tmp_path, yaml_text, field):
         load_config(path)
 
 
+def test_exponent_without_dot_is_a_float():
+    assert load_config("smoke", ["train.lr_generator=1e-3"]).train.lr_generator == 1e-3
+
+
 def test_int_is_accepted_for_float(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text("extends: smoke\nloss:\n  l1: 2\n")

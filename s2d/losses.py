@@ -1,0 +1,117 @@
+"""Training losses (Sec. 3.4): perceptual pyramid (Eq. 4), L1, least-squares GAN (Eq. 5, 6),
+face-parsing prior (Eq. 7), summed by Eq. (8)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from s2d import weights
+
+VGG_SLICES = (2, 7, 12, 21, 30)  # VGG-19 features up to relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RANDOM_BACKBONE_SEED = 0
+
+
+class VGG19Features(nn.Module):
+    """Frozen VGG-19 feature maps N_j at relu1_1 ... relu5_1, on ImageNet-normalised input.
+
+    ``backbone="imagenet"`` loads torchvision's ImageNet weights through :mod:`s2d.weights`
+    (offline without the file: one clear error). ``backbone="random"`` draws the weights
+    from a fixed seed, so a run is identical on every machine, online or not.
+    """
+
+    def __init__(self, backbone: str = "imagenet", layers: int = len(VGG_SLICES)):
+        super().__init__()
+        if not 1 <= layers <= len(VGG_SLICES):
+            raise ValueError(f"perceptual layers must be 1..{len(VGG_SLICES)}, got {layers}")
+        if backbone not in ("imagenet", "random"):
+            raise ValueError(f"perceptual backbone must be 'imagenet' or 'random', got {backbone!r}")
+        self.backbone = backbone
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_BACKBONE_SEED)
+            vgg = torchvision.models.vgg19(weights=None)
+        if backbone == "imagenet":
+            state = torch.load(weights.require("vgg19"), map_location="cpu", weights_only=True)
+            vgg.load_state_dict(state)
+        bounds = (0, *VGG_SLICES[:layers])
+        features = vgg.features[: bounds[-1]]
+        self.slices = nn.ModuleList(features[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "VGG19Features":
+        return super().train(False)  # always frozen
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        h = (image - self.mean) / self.std
+        out = []
+        for block in self.slices:
+            h = block(h)
+            out.append(h)
+        return out
+
+
+class PerceptualPyramid(nn.Module):
+    """Eq. (4) at several image scales, as first-order-model: sum over scales and layers of
+    ``weight * mean |N_j(D) - N_j(T)|``."""
+
+    def __init__(self, scales: list[float], weight: float, backbone: str = "imagenet", layers: int = 5):
+        super().__init__()
+        self.scales, self.weight = list(scales), weight
+        self.vgg = VGG19Features(backbone, layers)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = prediction.new_zeros(())
+        smallest = min(self.scales) * prediction.shape[-1]
+        if smallest < 16:
+            raise ValueError(f"perceptual scale {min(self.scales)} of a {prediction.shape[-1]} px image is "
+                             f"{smallest:g} px; VGG-19 up to relu5_1 needs at least 16 px")
+        for scale in self.scales:
+            p, t = (x if scale == 1 else F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False,
+                                                       antialias=True) for x in (prediction, target))
+            for fp, ft in zip(self.vgg(p), self.vgg(t.detach())):
+                total = total + self.weight * (fp - ft.detach()).abs().mean()
+        return total
+
+
+def l1_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (prediction - target).abs().mean()
+
+
+def discriminator_loss(real_scores: list[torch.Tensor], fake_scores: list[torch.Tensor]) -> torch.Tensor:
+    """Eq. (5), least squares: real patches pushed to 1, generated ones to 0, summed over scales."""
+    return sum(((1 - r) ** 2).mean() + (f**2).mean() for r, f in zip(real_scores, fake_scores))
+
+
+def generator_gan_loss(fake_scores: list[torch.Tensor]) -> torch.Tensor:
+    """Eq. (6), least squares: the generator wants its patches scored 1."""
+    return sum(((1 - f) ** 2).mean() for f in fake_scores)
+
+
+def parsing_prior_loss(grid: torch.Tensor, source_parsing: torch.Tensor, driving_parsing: torch.Tensor,
+                       num_labels: int) -> torch.Tensor:
+    """Differentiable surrogate of Eq. (7): the expected label mismatch after warping.
+
+    The one-hot source parsing is warped *bilinearly* by F (instead of Eq. 7's nearest
+    warp, which has no gradient) and compared with the one-hot driving parsing:
+    ``mean_p (1 - sum_c warped_c(p) * driving_c(p))``. With a nearest warp this is
+    exactly Eq. (7)'s fraction of mismatched pixels (see :func:`parsing_mismatch_eq7`).
+    """
+    source = F.one_hot(source_parsing, num_labels).permute(0, 3, 1, 2).to(grid.dtype)
+    driving = F.one_hot(driving_parsing, num_labels).permute(0, 3, 1, 2).to(grid.dtype)
+    warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return (1 - (warped * driving).sum(dim=1)).mean()
+
+
+@torch.no_grad()
+def parsing_mismatch_eq7(grid: torch.Tensor, source_parsing: torch.Tensor, driving_parsing: torch.Tensor) -> float:
+    """Eq. (7) as written: the fraction of pixels whose nearest-warped source label differs from the driving one."""
+    warped = F.grid_sample(source_parsing[:, None].to(grid.dtype), grid, mode="nearest", padding_mode="border",
+                           align_corners=False)[:, 0].round().long()
+    return (warped != driving_parsing).float().mean().item()

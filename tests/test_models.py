@@ -1,0 +1,148 @@
+"""The S2D networks: shapes, the identity warp, gradients, switches, Eq. (3) fusion, crop boxes."""
+
+import pytest
+import torch
+
+from s2d.config import load_config
+from s2d.losses import (
+    PerceptualPyramid,
+    discriminator_loss,
+    generator_gan_loss,
+    parsing_mismatch_eq7,
+    parsing_prior_loss,
+)
+from s2d.models.adain import AddMotion, LandmarkAdaIN
+from s2d.models.dense_motion import LocalBranch, identity_grid
+from s2d.models.discriminator import MultiScaleDiscriminator
+from s2d.models.s2d import S2DModel
+
+TINY = ["model.block_expansion=8", "model.max_features=32", "model.num_bottleneck_blocks=1"]
+
+
+def _config(resolution=64, *extra):
+    blocks = {64: 2, 128: 3, 256: 4}[resolution]
+    return load_config("smoke", [*TINY, f"data.resolution={resolution}", f"model.motion_blocks={blocks}", *extra])
+
+
+def _inputs(resolution, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(batch, 3, 6, 6, generator=g)  # a smooth image: sub-pixel shifts change it little
+    image = torch.nn.functional.interpolate(coarse, size=(resolution, resolution), mode="bilinear")
+    lm = resolution * (0.3 + 0.4 * torch.rand(batch, 74, 2, generator=g))
+    return image, lm
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("resolution", [64, 128, 256])
+def test_output_shapes(resolution):
+    model = S2DModel(_config(resolution)).eval()
+    image, lm = _inputs(resolution)
+    out = model(image, lm, lm + 2)
+    assert out.prediction.shape == out.warped.shape == out.residual.shape == (2, 3, resolution, resolution)
+    assert out.mask.shape == (2, 1, resolution, resolution)
+    assert out.motion.grid.shape == (2, resolution, resolution, 2)
+    assert out.motion.local_masks.shape == (2, 3, resolution, resolution)
+    assert out.prediction.min() >= 0 and out.prediction.max() <= 1
+
+
+def test_a_new_model_starts_near_the_identity_warp():
+    model = S2DModel(_config()).eval()
+    image, lm = _inputs(64)
+    out = model(image, lm, lm)
+    assert (out.motion.grid - identity_grid(2, 64, 64)).abs().max() < 0.05
+    assert (out.prediction - image).abs().mean() < 0.05
+
+
+def test_gradients_reach_every_parameter_of_every_branch():
+    config = _config()
+    model = S2DModel(config)
+    disc = MultiScaleDiscriminator([1.0, 0.5], 8, 32, 3)
+    image, lm = _inputs(64)
+    out = model(image, lm, lm + torch.randn_like(lm))
+    parsing = torch.randint(0, 9, (2, 64, 64))
+    loss = (out.prediction - image).abs().mean() + generator_gan_loss(disc(out.prediction)) \
+        + parsing_prior_loss(out.motion.grid, parsing, parsing.roll(3, dims=2), 9)
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing, missing
+    assert all(p.grad is not None for p in disc.parameters())
+    branches = {name.split(".")[0] for name, _ in model.dense_motion.named_parameters()}
+    assert branches == {"global_branch", "local_branches"}
+
+
+def test_each_switch_removes_exactly_its_part():
+    full = S2DModel(_config())
+    add_motion = sum(_count(m) for m in full.modules() if isinstance(m, AddMotion))
+    assert _count(S2DModel(_config(64, "model.add_motion=false"))) == _count(full) - add_motion
+    local = _count(full.dense_motion.local_branches)
+    assert _count(S2DModel(_config(64, "model.local_branches=false"))) == _count(full) - local
+    adain = [m for m in full.modules() if isinstance(m, LandmarkAdaIN)]
+    styles = sum(_count(m.style) for m in adain)
+    affine = sum(2 * m.norm.num_features for m in adain)  # the plain instance norms keep a scale and bias
+    assert _count(S2DModel(_config(64, "model.adain=false"))) == _count(full) - styles + affine
+    stem = full.generator.stem[0]
+    extra = 2 * stem.out_channels * stem.kernel_size[0] * stem.kernel_size[1]
+    assert _count(S2DModel(_config(64, "model.motion_to_generator=false"))) == _count(full) - extra
+
+
+def test_eq3_fusion_equals_the_global_map_outside_the_local_regions():
+    model = S2DModel(_config()).eval()
+    for p in model.dense_motion.parameters():  # make the local branches move something
+        p.data.add_(0.05 * torch.randn_like(p))
+    image, lm = _inputs(64)
+    motion = model.dense_motion(image, lm, lm + 1.5)
+    outside = motion.local_masks.sum(dim=1) == 0
+    assert outside.float().mean() > 0.5
+    assert torch.equal(motion.grid[outside], motion.global_grid[outside])
+    assert not torch.allclose(motion.grid[~outside], motion.global_grid[~outside])
+
+
+def test_local_crop_boxes_follow_the_driving_landmarks():
+    model = S2DModel(_config()).eval()
+    image, lm = _inputs(64)
+    a = model.dense_motion(image, lm, lm).local_boxes
+    b = model.dense_motion(image, lm, lm + torch.tensor([4.0, -2.0])).local_boxes
+    shift = torch.tensor([4.0, -2.0]) * 2 / 64  # pixels -> normalised units
+    assert torch.allclose(b[..., :2] - a[..., :2], shift.expand_as(a[..., :2]), atol=1e-6)
+    assert torch.equal(a[..., 2], b[..., 2])
+
+
+def test_local_branch_crop_scales_with_resolution():
+    for resolution, crop in ((64, 16), (128, 32), (256, 64)):
+        model = S2DModel(_config(resolution))
+        assert all(isinstance(b, LocalBranch) and b.crop == crop for b in model.dense_motion.local_branches)
+
+
+def test_losses_known_values():
+    image, _ = _inputs(64)
+    perceptual = PerceptualPyramid([1.0, 0.5], 10.0, "random", layers=2)
+    assert perceptual(image, image).item() == 0
+    assert perceptual(image, image.flip(-1)).item() > 0
+    ones, zeros = [torch.ones(2, 1, 4, 4)], [torch.zeros(2, 1, 4, 4)]
+    assert discriminator_loss(ones, zeros).item() == 0 and generator_gan_loss(ones).item() == 0
+    grid = identity_grid(2, 64, 64)
+    labels = torch.randint(0, 9, (2, 64, 64))
+    other = labels.clone()
+    other[:, :16] = (other[:, :16] + 1) % 9  # a quarter of the pixels differ
+    assert parsing_mismatch_eq7(grid, labels, labels) == 0
+    assert parsing_mismatch_eq7(grid, labels, other) == pytest.approx(0.25)
+    assert parsing_prior_loss(grid, labels, other, 9).item() == pytest.approx(0.25, abs=1e-5)
+
+
+def test_perceptual_refuses_scales_below_what_vgg_can_see():
+    with pytest.raises(ValueError, match="16 px"):
+        PerceptualPyramid([1.0, 0.125], 10.0, "random")(*_inputs(64)[:1] * 2)
+
+
+def test_imagenet_backbone_offline_is_one_clear_error(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from s2d import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setitem(weights.WEIGHTS, "vgg19", replace(weights.WEIGHTS["vgg19"], url="http://127.0.0.1:9/x.pth"))
+    with pytest.raises(weights.WeightsUnavailable, match="vgg19-dcbb9e9d.pth.*make weights"):
+        PerceptualPyramid([1.0], 10.0, "imagenet")

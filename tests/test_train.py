@@ -1,0 +1,100 @@
+"""The trainer: learning, logs and checkpoints, exact resume after a real kill, and two-process DDP."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from s2d.config import load_config
+from s2d.data.loaders import NO_AUGMENT, PairDataset
+from s2d.losses import PerceptualPyramid
+from s2d.train import CheckpointError, _train_step, build_models, load_checkpoint, train
+
+SMOKE = ["train.num_workers=0"]
+
+
+def _run_cli(args, **kwargs):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "s2d", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_overfitting_one_batch_makes_the_loss_fall(synth_vox):
+    config = load_config("smoke", [*SMOKE, "train.lr_generator=1e-3"])
+    torch.manual_seed(0)
+    model, disc = build_models(config)
+    perceptual = PerceptualPyramid(config.loss.perceptual_scales, config.loss.perceptual, "random",
+                                   config.loss.perceptual_layers)
+    pairs = PairDataset(synth_vox, augment=NO_AUGMENT)
+    batch = torch.utils.data.default_collate([pairs[i] for i in range(4)])
+    opt_g = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999)) if disc else None
+    losses = [_train_step(config, model, disc, perceptual, opt_g, opt_d, batch) for _ in range(40)]
+    first, last = losses[0], losses[-1]
+    assert last["perceptual"] < 0.7 * first["perceptual"]
+    assert last["l1"] < first["l1"]
+
+
+def test_train_writes_checkpoint_log_and_metadata(synth_vox, tmp_path):
+    config = load_config("smoke", [*SMOKE, "train.steps=4", "train.checkpoint_every=2"])
+    path = train(config, synth_vox, tmp_path / "run", progress=False)
+    state = load_checkpoint(path, config)
+    assert state["step"] == 4 and state["config"]["profile"] == "smoke" and state["code"]["git_commit"]
+    rows = list(csv.DictReader((tmp_path / "run" / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r["total"]) > 0 for r in rows)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(config, synth_vox, tmp_path / "run", progress=False)
+    other = load_config("smoke", [*SMOKE, "model.block_expansion=16"])
+    with pytest.raises(CheckpointError, match="model.block_expansion"):
+        train(other, synth_vox, tmp_path / "run", resume=True, progress=False)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(synth_vox, tmp_path):
+    common = ["train", "--profile", "smoke", "--data", str(synth_vox), "--set", "train.steps=24",
+              "--set", "train.checkpoint_every=4", "--set", "train.num_workers=0"]
+    straight = _run_cli([*common, "--out", str(tmp_path / "straight")])
+    assert straight.wait(timeout=300) == 0, straight.stdout.read()
+
+    victim = _run_cli([*common, "--out", str(tmp_path / "killed")])
+    ckpt = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 240
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+    killed_at = torch.load(ckpt, weights_only=True)["step"]
+    assert 4 <= killed_at < 24
+    resumed = _run_cli([*common, "--out", str(tmp_path / "killed"), "--resume"])
+    assert resumed.wait(timeout=300) == 0, resumed.stdout.read()
+
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(ckpt, weights_only=True)
+    assert a["step"] == b["step"] == 24
+    for key in ("model", "discriminator"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), f"{key}.{name}"
+    rows = list(csv.DictReader((tmp_path / "killed" / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == list(range(1, 25))
+
+
+def test_two_gloo_processes_train_with_ddp(synth_vox, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "s2d",
+         "train", "--profile", "smoke", "--data", str(synth_vox), "--out", str(out), "--set", "train.steps=3",
+         "--set", "train.num_workers=0"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3
+    import json
+
+    assert json.loads((out / "train.json").read_text())["processes"] == 2
