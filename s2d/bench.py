@@ -15,6 +15,7 @@ import torch
 import torch.utils.benchmark as benchmark
 from tqdm.auto import tqdm
 
+from s2d.config import PROFILES, load_config
 from s2d.io import atomic_path
 from s2d.runtime import environment, pick_device
 
@@ -48,13 +49,41 @@ def conv_reference(device: torch.device, min_run_time: float = 0.5) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def run(out_dir: str | Path) -> Path:
-    """Write ``machine.csv`` (reference timings plus the environment) into ``out_dir``."""
+def model_cost(profile: str) -> dict[str, float]:
+    """Parameters and forward FLOPs per generated frame of the S2D model of a profile."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from s2d.models.s2d import S2DModel
+
+    config = load_config(profile)
+    model = S2DModel(config).eval()
+    size = config.data.resolution
+    image = torch.rand(1, 3, size, size)
+    points = size * (0.3 + 0.4 * torch.rand(1, config.data.num_landmarks, 2))
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(image, points, points)
+    return {
+        "model": "s2d",
+        "profile": profile,
+        "resolution": size,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "dense_motion_parameters": sum(p.numel() for p in model.dense_motion.parameters()),
+        "generator_parameters": sum(p.numel() for p in model.generator.parameters()),
+        "gflops_per_frame": counter.get_total_flops() / 1e9,
+    }
+
+
+def run(out_dir: str | Path) -> list[Path]:
+    """Write ``machine.csv`` (reference timings plus the environment) and ``models.csv`` into ``out_dir``."""
     device = pick_device()
     table = conv_reference(device)
     for key, value in environment().items():
         table[key] = value
-    out = Path(out_dir) / "machine.csv"
-    with atomic_path(out) as tmp:
+    machine = Path(out_dir) / "machine.csv"
+    with atomic_path(machine) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4g")
-    return out
+    models = Path(out_dir) / "models.csv"
+    with atomic_path(models) as tmp:
+        pd.DataFrame([model_cost(p) for p in PROFILES]).to_csv(tmp, index=False, float_format="%.4g")
+    return [machine, models]

@@ -107,7 +107,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
 
-    print(f"wrote {bench.run(args.out)}")
+    for path in bench.run(args.out):
+        print(f"wrote {path}")
     return 0
 
 
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_prepare_command(data_sub)
 
-    p = sub.add_parser("bench", help="time reference kernels on this machine into OUT/machine.csv")
+    p = sub.add_parser("bench", help="time reference kernels and count model costs into OUT/*.csv")
     p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
     p.set_defaults(func=_cmd_bench)
     return parser
