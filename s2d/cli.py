@@ -104,6 +104,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from s2d import evaluate
+    from s2d.checkpoint import load_model
+    from s2d.data import synth
+    from s2d.io import atomic_path
+    from s2d.runtime import pick_device
+
+    device = pick_device()
+    if args.checkpoint:
+        model, config = load_model(args.checkpoint, device)
+        animate, name = model.animate, f"s2d ({config.profile})"
+    else:
+        from s2d.config import load_config
+
+        config = load_config(args.profile, args.overrides)
+        animate, name = evaluate.copy_source, "copy the source (baseline)"
+    variant = "synth-ff" if args.protocol == "faceforensics" else "synth-vox"
+    data = Path(args.data) if args.data else synth.ensure(variant, config, config.seed)[0]
+    protocol = {"same-identity": evaluate.same_identity, "faceforensics": evaluate.faceforensics,
+                "cross-identity": evaluate.cross_identity}[args.protocol]
+    result = protocol(data, animate, config=config.eval, device=device)
+    print(f"{args.protocol} on {data}, {name}:")
+    print(result.mean.to_string())
+    for metric, reason in result.mean.attrs.get("notes", {}).items():
+        print(f"  {metric}: {reason}")
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            result.rows.to_csv(tmp, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
 
@@ -162,6 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt exactly")
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser(
+        "evaluate", help="evaluate a checkpoint (or the copy-the-source baseline) by a protocol of the paper",
+        description="Same identity (Table 1), FaceForensics (Table 3) or cross identity (Table 2) protocol.",
+        epilog="examples:\n"
+               "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt\n"
+               "  s2d evaluate --baseline --profile cpu                 # copy the source frame unchanged\n"
+               "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt --protocol faceforensics --out ff.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", help="a checkpoint.pt written by s2d train")
+    who.add_argument("--baseline", action="store_true", help="evaluate copying the source frame unchanged")
+    _add_profile_args(p)
+    p.add_argument("--protocol", default="same-identity", choices=["same-identity", "faceforensics", "cross-identity"])
+    p.add_argument("--data", default=None, help="dataset root (default: the profile's SynthTalk test split)")
+    p.add_argument("--out", default=None, help="CSV of the per-video rows")
+    p.set_defaults(func=_cmd_evaluate)
+
     data = sub.add_parser("data", help="build SynthTalk or prepare real videos",
                           description="Datasets in s2d's on-disk layout (see s2d/data/format.py).")
     data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
@@ -194,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from s2d.config import ConfigError
     from s2d.data.format import DatasetError
-    from s2d.train import CheckpointError
+    from s2d.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
     try:

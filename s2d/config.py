@@ -151,6 +151,11 @@ def load_config(source: str | Path = "cpu", overrides: list[str] | None = None) 
     return _build(Config, raw, origin=str(source), prefix="")
 
 
+def config_from_dict(raw: dict[str, Any], origin: str = "a dict") -> Config:
+    """A Config from a plain mapping (as ``Config.to_dict`` gives, e.g. stored in a checkpoint), checked strictly."""
+    return _build(Config, _tag(raw, origin), origin=origin, prefix="")
+
+
 def _resolve_source(source: str | Path) -> Path:
     path = Path(source)
     if path.suffix in (".yaml", ".yml") or path.exists():

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from s2d import __version__
+from s2d.checkpoint import MODEL_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from s2d.config import Config
 from s2d.data.format import PARSING_LABELS
 from s2d.data.loaders import PairDataset
@@ -41,12 +42,7 @@ from s2d.models.discriminator import MultiScaleDiscriminator
 from s2d.models.s2d import S2DModel
 from s2d.runtime import git_commit, pick_device, seed_everything
 
-MODEL_NAME = "s2d"
 LOSS_COLUMNS = ("perceptual", "l1", "gan", "parsing", "total", "discriminator")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing or belongs to another model or profile."""
 
 
 class _SampleStream(Dataset):
@@ -92,27 +88,6 @@ def build_models(config: Config) -> tuple[S2DModel, MultiScaleDiscriminator | No
     disc = (MultiScaleDiscriminator(m.disc_scales, m.disc_block_expansion, m.disc_max_features, m.disc_blocks)
             if config.loss.gan > 0 else None)
     return model, disc
-
-
-def load_checkpoint(path: str | Path, config: Config | None = None) -> dict:
-    """Read a checkpoint safely (``weights_only``); refuse one of another model or incompatible settings."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("model_name") != MODEL_NAME:
-        raise CheckpointError(f"{path} is a checkpoint of '{state.get('model_name')}', not of '{MODEL_NAME}'")
-    if config is not None:
-        for section in ("model", "data"):
-            theirs, ours = state["config"][section], getattr(config, section).__dict__
-            keys = ("resolution", "num_landmarks") if section == "data" else tuple(ours)
-            diff = [k for k in keys if theirs.get(k) != ours[k]]
-            if diff:
-                raise CheckpointError(
-                    f"{path} was trained with other {section} settings ({', '.join(f'{section}.{k}' for k in diff)}; "
-                    f"profile '{state['config']['profile']}'), not those of profile '{config.profile}'"
-                )
-    return state
 
 
 def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
@@ -235,7 +210,6 @@ def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: d
 def _save(path: Path, config: Config, step: int, model, disc, opt_g, opt_d, sched_g, sched_d,
           device: torch.device) -> None:
     state = {
-        "model_name": MODEL_NAME,
         "step": step,
         "model": model.state_dict(),
         "opt_g": opt_g.state_dict(),
@@ -247,8 +221,7 @@ def _save(path: Path, config: Config, step: int, model, disc, opt_g, opt_d, sche
     }
     if disc is not None:
         state.update(discriminator=disc.state_dict(), opt_d=opt_d.state_dict(), sched_d=sched_d.state_dict())
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_checkpoint(path, state)
 
 
 def _append_log(path: Path, rows: list[dict]) -> None:

@@ -13,7 +13,8 @@ import torch
 from s2d.config import load_config
 from s2d.data.loaders import NO_AUGMENT, PairDataset
 from s2d.losses import PerceptualPyramid
-from s2d.train import CheckpointError, _train_step, build_models, load_checkpoint, train
+from s2d.checkpoint import CheckpointError, load_checkpoint
+from s2d.train import _train_step, build_models, train
 
 SMOKE = ["train.num_workers=0"]
 
@@ -98,3 +99,32 @@ def test_two_gloo_processes_train_with_ddp(synth_vox, tmp_path):
     import json
 
     assert json.loads((out / "train.json").read_text())["processes"] == 2
+
+
+def test_checkpoint_errors_are_clear(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "none.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not of 's2d'"):
+        load_checkpoint(foreign)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a zip file at all")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(broken)
+
+
+def test_evaluate_cli_compares_a_trained_model_with_the_baseline(synth_vox, tmp_path, capsys):
+    from s2d.cli import main
+
+    config = load_config("smoke", [*SMOKE, "train.steps=2"])
+    ckpt = train(config, synth_vox, tmp_path / "run", progress=False)
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(synth_vox), "--out",
+                 str(tmp_path / "rows.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "same-identity" in out and "l1" in out and "no landmark detector given" in out
+    assert (tmp_path / "rows.csv").read_text().count("\n") == 1 + 2  # header + the 2 test videos
+    assert main(["evaluate", "--baseline", "--profile", "smoke", "--data", str(synth_vox),
+                 "--protocol", "faceforensics"]) == 0
+    assert "l1_255" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 2

@@ -1,0 +1,59 @@
+"""Checkpoints: written atomically, read safely (``weights_only``), checked against the model they are for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from s2d.config import Config, config_from_dict
+from s2d.io import atomic_path
+
+MODEL_NAME = "s2d"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing or belongs to another model or profile."""
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (with ``model_name`` added) to a temporary file, then rename it onto ``path``."""
+    with atomic_path(path) as tmp:
+        torch.save({"model_name": MODEL_NAME, **state}, tmp)
+
+
+def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str, Any]:
+    """Read a checkpoint; refuse one of another model, or (given ``config``) of incompatible settings."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file: say which
+        raise CheckpointError(f"{path} is not a readable s2d checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or state.get("model_name") != MODEL_NAME:
+        name = state.get("model_name") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{MODEL_NAME}'")
+    if config is not None:
+        for section in ("model", "data"):
+            theirs, ours = state["config"][section], getattr(config, section).__dict__
+            keys = ("resolution", "num_landmarks") if section == "data" else tuple(ours)
+            diff = [k for k in keys if theirs.get(k) != ours[k]]
+            if diff:
+                raise CheckpointError(
+                    f"{path} was trained with other {section} settings ({', '.join(f'{section}.{k}' for k in diff)}; "
+                    f"profile '{state['config']['profile']}'), not those of profile '{config.profile}'"
+                )
+    return state
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu"):
+    """The trained S2D model of a checkpoint, in eval mode on ``device``, and its config."""
+    from s2d.models.s2d import S2DModel
+
+    state = load_checkpoint(path)
+    config = config_from_dict(state["config"], origin=str(path))
+    model = S2DModel(config)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), config
