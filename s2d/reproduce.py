@@ -49,16 +49,22 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
         path, built = synth.ensure(variant, config, config.seed, data_root)
         seconds = time.perf_counter() - start
         steps[f"data:{variant}"] = {"path": str(path), "built": built, "wall_time_s": round(seconds, 2)}
-        row = {"variant": variant, "profile": config.profile, "seed": config.seed, **synth.stats(path)}
+        row = {"variant": variant, "profile": config.profile, "seed": config.seed,
+               "dataset_fingerprint": synth.fingerprint(path), **synth.stats(path)}
         if built:
             row.update(build_seconds=round(seconds, 1), render_fps=round(row["frames"] / seconds, 1))
         rows.append(row)
     stats_path = out_dir / "synthtalk.csv"
     table = pd.DataFrame(rows)
-    if not any(s["built"] for s in steps.values()) and stats_path.is_file():
-        # nothing was rebuilt: keep the build times measured when the data was made
-        previous = pd.read_csv(stats_path)
-        table = table.merge(previous[["variant", "build_seconds", "render_fps"]], on="variant", how="left")
+    previous = pd.read_csv(stats_path) if stats_path.is_file() else pd.DataFrame()
+    if "dataset_fingerprint" in previous.columns:
+        # a dataset reused from the cache keeps the build time measured when it was made, if it was
+        # measured here (same fingerprint); otherwise its build time is unknown (empty)
+        previous = previous.set_index("dataset_fingerprint")
+        for i, row in table.iterrows():
+            if not steps[f"data:{row['variant']}"]["built"] and row["dataset_fingerprint"] in previous.index:
+                for column in ("build_seconds", "render_fps"):
+                    table.loc[i, column] = previous.loc[row["dataset_fingerprint"], column]
     with atomic_path(stats_path) as tmp:
         table.to_csv(tmp, index=False)
     vox = Path(steps["data:synth-vox"]["path"])

@@ -197,6 +197,16 @@ def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "dat
     return build(variant, config, seed, out, overwrite=True), True
 
 
+def fingerprint(root: str | Path) -> str:
+    """A short hash of what a built dataset is (generator version, variant, seed, data settings)."""
+    import hashlib
+    import json
+
+    meta = fmt.read_meta(root)
+    key = {k: meta.get(k) for k in ("generator_version", "variant", "seed", "data_config")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def stats(root: str | Path) -> dict[str, float]:
     """Size of a built dataset: videos, identities, frames, files and bytes on disk."""
     root = Path(root)
