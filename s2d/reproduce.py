@@ -77,6 +77,7 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk")) -> Path:
     """Run every step of ``config.profile`` and write its run metadata; return the metadata path."""
     started = time.perf_counter()
+    env = environment()  # before any result is rewritten, so the commit is not marked dirty by them
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
@@ -89,7 +90,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "resolution": config.data.resolution,
         "finished_utc": None,
         "wall_time_s": None,
-        "environment": environment(),
+        "environment": env,
         "steps": steps,
         "tables": dict(TABLES),
         "config": config.to_dict(),
