@@ -83,6 +83,19 @@ def test_annotations_have_documented_shapes(synth_vox):
     assert parsing.shape == (t, 64, 64) and parsing.max() < len(fmt.PARSING_LABELS)
 
 
+def test_parsing_labels_cover_the_face_regions(synth_vox):
+    hair, skin = fmt.PARSING_LABELS.index("hair"), fmt.PARSING_LABELS.index("skin")
+    fractions = []
+    for vid in fmt.video_ids(synth_vox, "train"):
+        parsing = fmt.read_parsing(synth_vox, "train", vid, [0])[0]
+        fractions.append([(parsing == label).mean() for label in range(len(fmt.PARSING_LABELS))])
+    fractions = np.array(fractions)
+    assert np.all(fractions[:, 0] > 0.3) and np.all(fractions[:, skin] > 0.1)  # background, skin
+    assert np.median(fractions[:, hair]) > 0.03  # hair (a bald identity may have none)
+    for label in ("brows", "sclera", "nose", "lips"):
+        assert np.all(fractions[:, fmt.PARSING_LABELS.index(label)] > 0), label
+
+
 def test_pupils_stay_inside_open_eyes(renderer):
     rng = np.random.default_rng(0)
     for _ in range(30):

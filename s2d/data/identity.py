@@ -124,15 +124,16 @@ def _textures(rng: np.random.Generator, skin: np.ndarray, hair: np.ndarray) -> t
     _polygon(face_mask, outline, 1)
     hairline = rng.uniform(-0.52, -0.32)
     bald = rng.random() < 0.1
-    hair_mask = (face_mask == 0) | ((fy < hairline + 0.04 * np.cos(fx * 6 + rng.uniform(0, 6))) & ~bald)
-    hair_mask &= fy < 0.4
+    fringe = fy < hairline + 0.04 * np.cos(fx * 6 + rng.uniform(0, 6))
+    head = (face_mask == 0) & (fy < 0.4)  # the skull around the face, up to the hair outline
     strands = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigmaX=1.0, sigmaY=6.0)
-    hair_tex = hair * (1 + 0.25 * strands / (strands.std() + 1e-6))[..., None]
-    if bald:
-        hair_mask &= face_mask == 0
-        hair_tex = colour * 0.9
-    colour = np.where(hair_mask[..., None], hair_tex, colour)
-    labels[hair_mask] = LABEL["hair"]
+    if bald:  # a bare head: skin, a little darker than the face
+        colour[head] *= 0.9
+    else:
+        hair_mask = head | (fringe & (fy < 0.4))
+        hair_tex = hair * (1 + 0.25 * strands / (strands.std() + 1e-6))[..., None]
+        colour[hair_mask] = hair_tex[hair_mask]
+        labels[hair_mask] = LABEL["hair"]
     # brows: thick strokes along the brow landmarks
     thickness = rng.uniform(0.018, 0.035)
     brow_colour = hair * rng.uniform(0.5, 0.9)

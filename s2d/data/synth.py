@@ -36,7 +36,7 @@ from s2d.data.render import FrameParams, Renderer
 
 RENDER_SIZE = 256
 VARIANTS = {"synth-vox": ("vox", 0), "synth-ff": ("ff", 1)}  # motion style, seed stream
-GENERATOR_VERSION = 2  # bump when a change alters the rendered data
+GENERATOR_VERSION = 3  # bump when a change alters the rendered data
 # used where a profile leaves a size at 0 ("all"): the paper-scale SynthTalk
 DEFAULT_SIZES = {"train_videos": 1000, "test_videos": 100, "frames_per_video": 150}
 
