@@ -128,3 +128,18 @@ def test_evaluate_cli_compares_a_trained_model_with_the_baseline(synth_vox, tmp_
                  "--protocol", "faceforensics"]) == 0
     assert "l1_255" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_zero_landmark_motion_stays_near_the_identity_warp_after_training(synth_vox, tmp_path):
+    from s2d.checkpoint import load_model
+    from s2d.models.dense_motion import identity_grid
+
+    config = load_config("smoke", [*SMOKE, "train.steps=10"])
+    model, _ = load_model(train(config, synth_vox, tmp_path / "run", progress=False))
+    pairs = PairDataset(synth_vox, "test", augment=NO_AUGMENT)
+    batch = torch.utils.data.default_collate([pairs[i] for i in range(2)])
+    with torch.inference_mode():
+        out = model(batch["source"], batch["source_landmarks"], batch["source_landmarks"])
+    offsets = out.motion.grid - identity_grid(2, 64, 64)
+    assert offsets.abs().mean() < 0.02  # under a pixel on average (2/64 = one pixel)
+    assert (out.prediction - batch["source"]).abs().mean() < 0.03
