@@ -57,7 +57,8 @@ $(MATHJAX):
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 	@TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
 	echo "JupyterLab: http://127.0.0.1:8888/lab?token=$$TOKEN"; \
-	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: $(STAMP) ## Time the machine's torch throughput into results/bench/ (never part of make test)
 	$(PY) -m s2d bench --out results/bench
