@@ -72,7 +72,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     overrides = [*args.overrides, *( [f"seed={args.seed}"] if args.seed is not None else [])]
     config = load_config(args.profile, overrides)
-    path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data))
+    path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data),
+                     runs_root=Path(args.runs), book_results=Path(args.book))
     print(f"wrote {path}")
     return 0
 
@@ -172,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     p.add_argument("--results", default="results", help="results root (default: results)")
     p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
+    p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+    p.add_argument("--book", default="book/results", help="where executed notebooks go (default: book/results)")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser(

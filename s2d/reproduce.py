@@ -20,12 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from s2d.config import Config
 from s2d.data import format as fmt
 from s2d.data import synth
 from s2d.data.figures import clip_gif, identity_grid
-from s2d.io import atomic_path, write_json
+from s2d.io import atomic_path, write_json, write_text
 from s2d.runtime import environment
 
 RESULTS_ROOT = Path("results")
@@ -33,12 +34,18 @@ RESULTS_ROOT = Path("results")
 # The paper's results and what produces each here. A step moves from
 # "not built" to a notebook name as the pipeline grows.
 TABLES = {
-    "table1_same_identity": "not built",
+    "table1_same_identity": "notebooks/01_main_results.ipynb (table=1)",
     "table2_cross_identity": "not built",
-    "table3_faceforensics": "not built",
+    "table3_faceforensics": "notebooks/01_main_results.ipynb (table=3)",
     "table4_ablations": "not built",
     "table5_detectors": "not built",
 }
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# (notebook, its parameters, the executed copy in the book)
+NOTEBOOK_RUNS = (
+    ("01_main_results.ipynb", {"table": 1}, "table1.ipynb"),
+    ("01_main_results.ipynb", {"table": 3}, "table3.ipynb"),
+)
 
 
 def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]:
@@ -74,13 +81,38 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
     return steps
 
 
-def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk")) -> Path:
+def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
+                  book_results: Path) -> dict[str, dict]:
+    """Execute each result notebook with papermill (it trains or reuses its models) into the book."""
+    import papermill
+
+    steps = {}
+    for notebook, params, executed in NOTEBOOK_RUNS:
+        start = time.perf_counter()
+        out = book_results / executed
+        with atomic_path(out) as tmp:
+            papermill.execute_notebook(
+                str(NOTEBOOKS / notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
+                parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
+                            "runs": str(runs_root), **params},
+            )
+        seconds = round(time.perf_counter() - start, 2)
+        steps[f"notebook:{executed}"] = {"path": str(out), "wall_time_s": seconds}
+        print(f"executed {out} in {seconds} s")
+    return steps
+
+
+def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),
+              runs_root: Path = Path("runs"), book_results: Path = Path("book/results")) -> Path:
     """Run every step of ``config.profile`` and write its run metadata; return the metadata path."""
     started = time.perf_counter()
     env = environment()  # before any result is rewritten, so the commit is not marked dirty by them
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
+    # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
+    resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results))
     metadata = {
         "profile": config.profile,
         "config_fingerprint": config.fingerprint(),

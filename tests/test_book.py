@@ -38,7 +38,8 @@ def built_book(tmp_path_factory):
 
 
 def test_index_and_pages_exist(built_book):
-    for page in ("index.html", "intro.html", "method.html", "data.html", "status.html"):
+    for page in ("index.html", "intro.html", "method.html", "data.html", "status.html", "results/table1.html",
+                 "results/table3.html"):
         assert (built_book / page).is_file(), page
 
 
@@ -73,3 +74,9 @@ def test_data_page_shows_the_figures_and_the_measured_table(built_book):
     for src in images:
         assert (built_book / src).is_file(), src
     assert "render_fps" in html and "synth-vox" in html
+
+
+def test_result_pages_show_the_paper_and_our_rows(built_book):
+    for number in (1, 3):
+        html = (built_book / "results" / f"table{number}.html").read_text()
+        assert "[paper," in html and "S2D (ours," in html and "copy the source frame" in html

@@ -44,15 +44,22 @@ def test_weights_lists_every_file_and_rejects_unknown_names(capsys, tmp_path, mo
 
 def test_reproduce_builds_data_once_and_records_the_run(tmp_path, capsys):
     args = ["reproduce", "--profile", "smoke", "--seed", "5", "--results", str(tmp_path / "results"),
-            "--data", str(tmp_path / "data"), "--set", "data.frames_per_video=4"]
+            "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--book", str(tmp_path / "book"),
+            "--set", "data.frames_per_video=4"]
     assert main(args) == 0
     out = tmp_path / "results" / "smoke"
     meta = json.loads((out / "run.json").read_text())
     assert meta["profile"] == "smoke" and meta["seed"] == 5
     assert meta["config"]["seed"] == 5 and meta["environment"]["git_commit"]
     assert meta["wall_time_s"] >= 0 and meta["finished_utc"]
-    assert all(status == "not built" for status in meta["tables"].values())
-    assert all(step["built"] for step in meta["steps"].values())
+    assert meta["tables"]["table1_same_identity"].startswith("notebooks/01_main_results")
+    assert meta["tables"]["table4_ablations"] == "not built"
+    assert all(step["built"] for name, step in meta["steps"].items() if name.startswith("data:"))
+    for number in (1, 3):  # the tables were computed and the executed notebooks written for the book
+        table = (out / f"table{number}.csv").read_text()
+        assert "S2D (ours, smoke)" in table and "copy the source frame" in table
+        assert json.loads((out / f"table{number}.json").read_text())["seeds"] == [5]  # the run's own settings
+        assert (tmp_path / "book" / f"table{number}.ipynb").stat().st_size > 5_000
     assert (out / "figures" / "synthtalk_identities.png").stat().st_size > 10_000
     assert (out / "figures" / "synthtalk_clip.gif").is_file()
     first = (out / "synthtalk.csv").read_text()
@@ -60,7 +67,8 @@ def test_reproduce_builds_data_once_and_records_the_run(tmp_path, capsys):
     # a second run with nothing changed rebuilds nothing and keeps the measured build times
     assert main(args) == 0
     meta = json.loads((out / "run.json").read_text())
-    assert not any(step["built"] for step in meta["steps"].values())
+    assert not any(step.get("built") for step in meta["steps"].values())
+    assert len(list((tmp_path / "runs" / "smoke").iterdir())) == 2  # one model per table, trained once
     assert (out / "synthtalk.csv").read_text() == first
 
 

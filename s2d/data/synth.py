@@ -174,13 +174,19 @@ def build(variant: str, config: Config, seed: int, out: str | Path, workers: int
             "videos": {split: sum(s.split == split for s in specs) for split in fmt.SPLITS},
             "identities": {split: len({s.identity for s in specs if s.split == split}) for split in fmt.SPLITS},
             "frames_per_video": specs[0].frames,
-            "data_config": asdict(config.data),
+            "data_config": _data_settings(config),
             "plan": [asdict(s) for s in specs],
         })
     return out
 
 
-def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "data/synthtalk") -> tuple[Path, bool]:
+def _data_settings(config: Config) -> dict:
+    """The data settings that shape a SynthTalk build (not which dataset a run names, nor a root)."""
+    return {k: v for k, v in asdict(config.data).items() if k not in ("dataset", "root")}
+
+
+def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "data/synthtalk",
+           progress: bool = True) -> tuple[Path, bool]:
     """The dataset for (variant, profile data settings, seed), built only if missing or stale.
 
     Returns its path and whether it was built now (False: reused from the cache).
@@ -189,12 +195,12 @@ def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "dat
     try:
         meta = fmt.read_meta(out)
         fresh = (meta.get("generator_version") == GENERATOR_VERSION and meta.get("variant") == variant
-                 and meta.get("seed") == seed and meta.get("data_config") == asdict(config.data))
+                 and meta.get("seed") == seed and meta.get("data_config") == _data_settings(config))
     except fmt.DatasetError:
         fresh = False
     if fresh:
         return out, False
-    return build(variant, config, seed, out, overwrite=True), True
+    return build(variant, config, seed, out, overwrite=True, progress=progress), True
 
 
 def fingerprint(root: str | Path) -> str:
