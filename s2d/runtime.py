@@ -33,15 +33,16 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def git_commit(repo: Path | None = None) -> str:
-    """The checked-out commit (with ``+dirty`` when there are uncommitted changes), or ``unknown``."""
+    """The checked-out commit (with ``+dirty`` when code has uncommitted changes), or ``unknown``."""
     repo = repo or Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(  # outputs of runs (results, executed notebooks) do not make the code dirty
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":!results", ":!book/results"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
