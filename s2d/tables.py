@@ -44,7 +44,8 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
     table.index.name = "method"
     table.attrs = {
         "table": number, "dataset": variant, "resolution": config.data.resolution, "profile": config.profile,
-        "seeds": [config.seed], "git_commit": git_commit(), "checkpoint": str(ckpt), "notes": notes,
+        "seeds": [config.seed], "git_commit": git_commit(), "checkpoint": str(ckpt), "data": str(data),
+        "notes": notes,
     }
     return table
 

@@ -146,3 +146,15 @@ def test_imagenet_backbone_offline_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(weights.WEIGHTS, "vgg19", replace(weights.WEIGHTS["vgg19"], url="http://127.0.0.1:9/x.pth"))
     with pytest.raises(weights.WeightsUnavailable, match="vgg19-dcbb9e9d.pth.*make weights"):
         PerceptualPyramid([1.0], 10.0, "imagenet")
+
+
+def test_qualitative_grid_draws_every_row_for_every_frame(synth_vox, tmp_path):
+    from s2d.data.format import video_ids
+    from s2d.figures import ROWS, qualitative_grid
+
+    model = S2DModel(load_config("smoke")).eval()
+    out = tmp_path / "fig.png"
+    fig = qualitative_grid(model, synth_vox, video_ids(synth_vox, "test")[0], frames=3, out=out)
+    assert len(fig.axes) == len(ROWS) * 4
+    assert sum(bool(ax.images) for ax in fig.axes) == 1 + len(ROWS) * 3  # the source, then every panel
+    assert out.stat().st_size > 10_000
