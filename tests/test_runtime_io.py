@@ -50,3 +50,4 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["table.csv"]
     io.write_json(target, {"a": 1})
     assert json.loads(target.read_text()) == {"a": 1}
+    assert target.stat().st_mode & 0o044  # readable by others, like any file the user writes (umask 022)
