@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from s2d.data.loaders import VideoFrames  # noqa: E402
-from s2d.io import atomic_path  # noqa: E402
-from s2d.models.dense_motion import identity_grid  # noqa: E402
+from s2d.data.loaders import VideoFrames
+from s2d.io import atomic_path
+from s2d.models.dense_motion import identity_grid
 
 ROWS = ("driving", "generated", "warped source", "motion (flow)", "generator mask M", "local masks")
 
@@ -70,4 +68,5 @@ def qualitative_grid(model, root: str | Path, video: str, split: str = "test", f
         out = Path(out)
         with atomic_path(out) as tmp:
             fig.savefig(tmp, dpi=110)
+    plt.close(fig)  # returned, not left open: a notebook shows it once, as the cell's value
     return fig

@@ -84,22 +84,33 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
 def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
                   book_results: Path) -> dict[str, dict]:
     """Execute each result notebook with papermill (it trains or reuses its models) into the book."""
+    import nbformat
     import papermill
 
     steps = {}
-    for notebook, params, executed in NOTEBOOK_RUNS:
+    for notebook, params, name in NOTEBOOK_RUNS:
         start = time.perf_counter()
-        out = book_results / executed
+        out = book_results / name
         with atomic_path(out) as tmp:
-            papermill.execute_notebook(
+            executed = papermill.execute_notebook(
                 str(NOTEBOOKS / notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
                 parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
                             "runs": str(runs_root), **params},
             )
+            _hide_parameter_cells(executed)
+            nbformat.write(executed, str(tmp))
         seconds = round(time.perf_counter() - start, 2)
-        steps[f"notebook:{executed}"] = {"path": str(out), "wall_time_s": seconds}
+        steps[f"notebook:{name}"] = {"path": str(out), "wall_time_s": seconds}
         print(f"executed {out} in {seconds} s")
     return steps
+
+
+def _hide_parameter_cells(notebook) -> None:
+    """The book shows a run's settings in its own words; the raw parameter cells are hidden there."""
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
 
 
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),

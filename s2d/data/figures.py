@@ -6,14 +6,12 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from s2d import landmarks as lm  # noqa: E402
-from s2d.data import format as fmt  # noqa: E402
-from s2d.io import atomic_path  # noqa: E402
+from s2d import landmarks as lm
+from s2d.data import format as fmt
+from s2d.io import atomic_path
 
 # one colour per parsing label (background is left transparent)
 PARSING_COLOURS = np.array(
