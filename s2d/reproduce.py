@@ -41,10 +41,10 @@ TABLES = {
     "table5_detectors": "not built",
 }
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-# (notebook, its parameters, the executed copy in the book)
+# (notebook, its parameters, the executed copy in the book, that page's title)
 NOTEBOOK_RUNS = (
-    ("01_main_results.ipynb", {"table": 1}, "table1.ipynb"),
-    ("01_main_results.ipynb", {"table": 3}, "table3.ipynb"),
+    ("01_main_results.ipynb", {"table": 1}, "table1.ipynb", "Table 1: same identity"),
+    ("01_main_results.ipynb", {"table": 3}, "table3.ipynb", "Table 3: FaceForensics protocol"),
 )
 
 
@@ -88,7 +88,7 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
     import papermill
 
     steps = {}
-    for notebook, params, name in NOTEBOOK_RUNS:
+    for notebook, params, name, title in NOTEBOOK_RUNS:
         start = time.perf_counter()
         out = book_results / name
         with atomic_path(out) as tmp:
@@ -97,7 +97,7 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
                 parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
                             "runs": str(runs_root), **params},
             )
-            _hide_parameter_cells(executed)
+            _for_the_book(executed, title)
             nbformat.write(executed, str(tmp))
         seconds = round(time.perf_counter() - start, 2)
         steps[f"notebook:{name}"] = {"path": str(out), "wall_time_s": seconds}
@@ -105,8 +105,10 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
     return steps
 
 
-def _hide_parameter_cells(notebook) -> None:
-    """The book shows a run's settings in its own words; the raw parameter cells are hidden there."""
+def _for_the_book(notebook, title: str) -> None:
+    """Title the executed copy for its page, and hide the raw parameter cells (the page states its settings)."""
+    heading = next(c for c in notebook.cells if c.cell_type == "markdown" and c.source.startswith("# "))
+    heading.source = f"# {title}" + heading.source[heading.source.index("\n"):]
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
