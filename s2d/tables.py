@@ -8,6 +8,7 @@ profile, seeds, git commit, and why a metric is n/a.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
         notes.update({k: v for k, v in result.mean.attrs.get("notes", {}).items() if k in columns})
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     table.index.name = "method"
+    training = ckpt.parent / "train.json"
     table.attrs = {
+        "training": json.loads(training.read_text()) if training.is_file() else {},
         "table": number, "dataset": variant, "resolution": config.data.resolution, "profile": config.profile,
         "seeds": [config.seed], "git_commit": git_commit(), "checkpoint": str(ckpt), "data": str(data),
         "notes": notes,
