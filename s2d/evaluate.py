@@ -9,8 +9,10 @@
   people; the first frame of one animated by the landmarks of the other, either
   as they are (``mode="absolute"``) or as the driving's motion from its first
   frame applied to the source (``mode="relative"``, :func:`relative_landmarks`).
-  There is no pixel ground truth: FID against the real driving frames, and
+  The paper has no pixel ground truth: FID against the real driving frames, and
   landmark errors against the landmarks the animator was asked to produce.
+  Beyond the paper, on SynthTalk, L1, PSNR and SSIM against the source person
+  rendered performing the driving motion (:mod:`s2d.data.reenact`); NaN elsewhere.
 
 A model plugs in as an :class:`Animator`. Every protocol returns an
 :class:`Evaluation`: a tidy DataFrame with one row per video (or pair) and one
@@ -46,6 +48,7 @@ from s2d import landmarks as lm
 from s2d import metrics
 from s2d.config import EvalConfig
 from s2d.data import format as fmt
+from s2d.data import reenact
 from s2d.data.loaders import (
     EvalVideo,
     VideoFrames,
@@ -59,6 +62,8 @@ from s2d.runtime import pick_device
 NO_DETECTOR = "no landmark detector given"
 LANDMARK_METRICS = ("akd", "akd_gt", "gaze_error", "eye_aperture_error", "mouth_aperture_error")
 CROSS_LANDMARK_METRICS = ("akd", "gaze_error", "eye_aperture_error", "mouth_aperture_error")
+REENACTMENT_METRICS = ("l1_gt", "psnr_gt", "ssim_gt")  # cross identity, beyond the paper
+NO_GROUND_TRUTH = "no ground truth: only SynthTalk can render the source person performing the driving motion"
 MODES = ("absolute", "relative")
 
 
@@ -183,10 +188,14 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
     The first frame of the source video is animated by every frame of the driving
     video, with ``mode="absolute"`` (the driving landmarks as they are) or
     ``"relative"`` (:func:`relative_landmarks`). Rows: ``source_video, driving_video,
-    mode, frames, akd, gaze_error, eye_aperture_error, mouth_aperture_error``, the
-    landmark errors of the generated frames (detected) against the landmarks the
-    animator was given; the mean adds ``fid`` (all generated frames against all real
-    driving frames), ``pairs`` and ``frames``.
+    mode, frames, akd, gaze_error, eye_aperture_error, mouth_aperture_error, l1_gt,
+    psnr_gt, ssim_gt``: the landmark errors of the generated frames (detected) against
+    the landmarks the animator was given, then (beyond the paper) the pixel metrics
+    against the reenactment ground truth of :mod:`s2d.data.reenact` (the source person
+    performing the driving motion in ``mode``; SynthTalk only, rendered once and cached
+    in the dataset folder), PSNR that of the MSE over all of a pair's frames. The mean
+    adds ``fid`` (all generated frames against all real driving frames), ``pairs`` and
+    ``frames``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -194,9 +203,14 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
     device = pick_device() if device is None else torch.device(device)
     plan = cross_identity_pairs(root, split, frontal_deg=config.pose_threshold_deg,
                                 pair_deg=config.pair_threshold_deg)
+    synthtalk = reenact.is_synthtalk(root)
+    if synthtalk:  # render the ground truth in worker processes before any network runs here
+        reenact.prepare(root, split, [(item.source_video, item.driving_video) for item in plan], mode)
     notes = _network_notes(device, lpips=False)
     if detector is None:
         notes.update(dict.fromkeys(CROSS_LANDMARK_METRICS, NO_DETECTOR))
+    if not synthtalk:
+        notes.update(dict.fromkeys(REENACTMENT_METRICS, NO_GROUND_TRUTH))
     if not plan:
         notes["pairs"] = (f"no pose-matched pairs in {Path(root) / split} (first frames frontal within "
                           f"{config.pose_threshold_deg} deg, pairs within {config.pair_threshold_deg} deg)")
@@ -210,9 +224,17 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
             def targets(driving: np.ndarray) -> np.ndarray:
                 return relative_landmarks(source_lm, driving, first_lm) if mode == "relative" else driving
 
+            if synthtalk:  # the ground truth of the driving frames, in the batches _stream yields
+                truth = reenact.ground_truth(root, split, item.source_video, item.driving_video, mode)["frames"]
+                truth_batches = iter(to_tensor(truth[list(item.driving_indices)]).split(config.batch_size))
             values: dict[str, list[np.ndarray]] = defaultdict(list)
             for real, generated, _, wanted in _stream(root, split, item, animate, targets, config, device):
                 features.add(generated, real, device)
+                if synthtalk:
+                    gen_cpu, target = generated.cpu(), next(truth_batches)
+                    values["l1_gt"].append(metrics.l1(gen_cpu, target))
+                    values["mse_gt"].append(metrics.mse(gen_cpu, target))
+                    values["ssim_gt"].append(metrics.ssim(gen_cpu, target))
                 if detector is not None:
                     found = _detect(detector, generated)
                     values["akd"].append(metrics.akd(found, wanted))
@@ -221,9 +243,13 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
                     values["mouth_aperture_error"].append(metrics.mouth_aperture_error(found, wanted))
             row = {"source_video": item.source_video, "driving_video": item.driving_video, "mode": mode,
                    "frames": len(item.driving_indices)}
-            rows.append(row | _frame_means(values, CROSS_LANDMARK_METRICS))
-    columns = ["source_video", "driving_video", "mode", "frames", *CROSS_LANDMARK_METRICS]
-    return _evaluation(f"cross_identity ({mode})", rows, columns, CROSS_LANDMARK_METRICS, features, notes, "pairs")
+            row |= _frame_means(values, (*CROSS_LANDMARK_METRICS, "l1_gt", "ssim_gt"))
+            mse_gt = np.concatenate(values["mse_gt"]).mean() if synthtalk else np.nan
+            row["psnr_gt"] = float(metrics.psnr_from_mse(mse_gt))
+            rows.append(row)
+    metric_names = (*CROSS_LANDMARK_METRICS, *REENACTMENT_METRICS)
+    columns = ["source_video", "driving_video", "mode", "frames", *metric_names]
+    return _evaluation(f"cross_identity ({mode})", rows, columns, metric_names, features, notes, "pairs")
 
 
 def _reconstruction(protocol: str, plan: list[EvalVideo], root: str | Path, split: str, animate: Animator,

@@ -13,7 +13,7 @@ def smoke_config():
 
 @pytest.fixture(scope="session")
 def synth_vox(tmp_path_factory, smoke_config):
-    """The smoke profile's synth-vox dataset (4 train + 2 test videos, 8 frames, 64 px)."""
+    """The smoke profile's synth-vox dataset (4 train + 4 test videos, 8 frames, 64 px)."""
     return synth.build("synth-vox", smoke_config, seed=0, out=tmp_path_factory.mktemp("data") / "vox",
                        workers=2, progress=False)
 

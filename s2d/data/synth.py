@@ -30,7 +30,7 @@ from s2d import __version__
 from s2d import landmarks as lm
 from s2d.config import Config
 from s2d.data import format as fmt
-from s2d.data.identity import background, sample_identity
+from s2d.data.identity import Identity, background, sample_identity
 from s2d.data.motion import FPS, sample_motion
 from s2d.data.render import FrameParams, Renderer
 
@@ -83,30 +83,10 @@ def plan(variant: str, config: Config, seed: int) -> list[VideoSpec]:
 
 def render_video(spec: VideoSpec) -> dict[str, np.ndarray]:
     """Render one video: frames, parsing and every ground-truth annotation."""
-    style, stream = VARIANTS[spec.variant]
-    ident_rng = np.random.default_rng([spec.seed, stream, 1, spec.identity])
-    video_rng = np.random.default_rng([spec.seed, stream, 2, spec.index])
-    identity = sample_identity(ident_rng, name=f"id{spec.identity:04d}")
-    renderer = Renderer(identity, background(video_rng, RENDER_SIZE), size=RENDER_SIZE)
-    motion = sample_motion(video_rng, spec.frames, style)
-    frames, parsing, landmarks, visible = [], [], [], []
-    for t in range(spec.frames):
-        out = renderer.render(FrameParams(
-            yaw=motion["yaw"][t], pitch=motion["pitch"][t], roll=motion["roll"][t],
-            tx=motion["tx"][t], ty=motion["ty"][t], scale=motion["scale"][t],
-            gaze_x=motion["gaze"][t, 0], gaze_y=motion["gaze"][t, 1], blink=motion["blink"][t],
-            mouth_open=motion["mouth_open"][t], smile=motion["smile"][t], brow_raise=motion["brow_raise"][t],
-        ))
-        frames.append(out.image)
-        parsing.append(out.parsing)
-        landmarks.append(out.landmarks)
-        visible.append(out.visible)
-    frames_arr, parsing_arr, lmk = _resize(np.stack(frames), np.stack(parsing), np.stack(landmarks), spec.resolution)
+    identity, backdrop, motion = video_inputs(spec)
+    rendered = render_frames(identity, backdrop, motion, spec.resolution)
     return {
-        "frames": frames_arr,
-        "parsing": parsing_arr,
-        "landmarks": lmk.astype(np.float32),
-        "visible": np.stack(visible),
+        **rendered,
         "pose": np.stack([motion["yaw"], motion["pitch"], motion["roll"]], axis=1).astype(np.float32),
         "identity": np.array(identity.name),
         "gaze": motion["gaze"].astype(np.float32),
@@ -117,6 +97,41 @@ def render_video(spec: VideoSpec) -> dict[str, np.ndarray]:
         "translation": np.stack([motion["tx"], motion["ty"]], axis=1).astype(np.float32),
         "scale": motion["scale"].astype(np.float32),
     }
+
+
+def video_inputs(spec: VideoSpec) -> tuple[Identity, np.ndarray, dict[str, np.ndarray]]:
+    """What a video is rendered from, drawn from its seeds: the identity, the background and the motion."""
+    style, stream = VARIANTS[spec.variant]
+    ident_rng = np.random.default_rng([spec.seed, stream, 1, spec.identity])
+    video_rng = np.random.default_rng([spec.seed, stream, 2, spec.index])
+    identity = sample_identity(ident_rng, name=f"id{spec.identity:04d}")
+    backdrop = background(video_rng, RENDER_SIZE)
+    return identity, backdrop, sample_motion(video_rng, spec.frames, style)
+
+
+def render_frames(identity: Identity, backdrop: np.ndarray, motion: dict[str, np.ndarray],
+                  resolution: int) -> dict[str, np.ndarray]:
+    """Render ``identity`` before ``backdrop`` with ``motion`` (as from sample_motion) at ``resolution`` px.
+
+    Returns ``frames`` (T, H, W, 3) uint8, ``parsing`` (T, H, W) uint8, ``landmarks``
+    (T, 74, 2) float32 and ``visible`` (T, 74) bool.
+    """
+    renderer = Renderer(identity, backdrop, size=RENDER_SIZE)
+    frames, parsing, landmarks, visible = [], [], [], []
+    for t in range(len(motion["yaw"])):
+        out = renderer.render(FrameParams(
+            yaw=motion["yaw"][t], pitch=motion["pitch"][t], roll=motion["roll"][t],
+            tx=motion["tx"][t], ty=motion["ty"][t], scale=motion["scale"][t],
+            gaze_x=motion["gaze"][t, 0], gaze_y=motion["gaze"][t, 1], blink=motion["blink"][t],
+            mouth_open=motion["mouth_open"][t], smile=motion["smile"][t], brow_raise=motion["brow_raise"][t],
+        ))
+        frames.append(out.image)
+        parsing.append(out.parsing)
+        landmarks.append(out.landmarks)
+        visible.append(out.visible)
+    frames_arr, parsing_arr, lmk = _resize(np.stack(frames), np.stack(parsing), np.stack(landmarks), resolution)
+    return {"frames": frames_arr, "parsing": parsing_arr, "landmarks": lmk.astype(np.float32),
+            "visible": np.stack(visible)}
 
 
 def _resize(frames: np.ndarray, parsing: np.ndarray, landmarks: np.ndarray, size: int):
@@ -214,10 +229,11 @@ def fingerprint(root: str | Path) -> str:
 
 
 def stats(root: str | Path) -> dict[str, float]:
-    """Size of a built dataset: videos, identities, frames, files and bytes on disk."""
+    """Size of a built dataset: videos, identities, frames, files and bytes on disk (not counting the
+    cross-identity ground truth cached later, :mod:`s2d.data.reenact`)."""
     root = Path(root)
     meta = fmt.read_meta(root)
-    files = [p for p in root.rglob("*") if p.is_file()]
+    files = [p for p in root.rglob("*") if p.is_file() and "reenactment" not in p.relative_to(root).parts]
     videos = sum(meta["videos"].values())
     return {
         "videos_train": meta["videos"]["train"],
