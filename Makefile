@@ -33,9 +33,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --progress-bar off -c $(CONSTRAINTS) -e '.[all]'
 	@touch $@
 
-reproduce: $(STAMP) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
+reproduce: $(STAMP) $(MATHJAX) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
-	$(MAKE) --no-print-directory book
+	@echo "open book/_build/html/index.html"
 
 test: $(STAMP) $(MATHJAX) $(REAL_CACHE) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)
 	$(PY) -m pytest --nbval-lax

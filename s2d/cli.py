@@ -70,10 +70,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from s2d.config import load_config
     from s2d.reproduce import reproduce
 
-    overrides = [*args.overrides, *( [f"seed={args.seed}"] if args.seed is not None else [])]
-    config = load_config(args.profile, overrides)
+    from dataclasses import replace
+
+    config = load_config(args.profile, args.overrides)
+    if args.seed is not None:  # the seeds start at --seed, as many as the profile runs
+        config = replace(config, seed=args.seed, seeds=[args.seed + i for i in range(len(config.seeds))])
     path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data),
-                     runs_root=Path(args.runs), book_results=Path(args.book))
+                     runs_root=Path(args.runs), book_results=Path(args.book),
+                     book=None if args.no_book else Path(args.book).parent)
     print(f"wrote {path}")
     return 0
 
@@ -170,11 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="regenerate a profile's results under results/<profile>/")
     _add_profile_args(p)
-    p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    p.add_argument("--seed", type=int, default=None,
+                   help="first seed: the data and every model use --seed, --seed+1, ... (as many as the profile's "
+                        "seeds; default: the profile's)")
     p.add_argument("--results", default="results", help="results root (default: results)")
     p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
     p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
     p.add_argument("--book", default="book/results", help="where executed notebooks go (default: book/results)")
+    p.add_argument("--no-book", action="store_true", help="do not build the Jupyter Book (book/) at the end")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser(

@@ -1,14 +1,17 @@
-"""Qualitative figures of a trained model, like the paper's Fig. 2 and 5."""
+"""Qualitative figures of a trained model: the paper's Fig. 1-style grid of what the model computes,
+animated clips (GIF) of same- and cross-identity animation, and the gaze figure of Fig. 2 and 5."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import imageio.v3 as iio
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from s2d import landmarks as lm
 from s2d.data.loaders import VideoFrames
 from s2d.io import atomic_path
 from s2d.models.dense_motion import identity_grid
@@ -69,4 +72,110 @@ def qualitative_grid(model, root: str | Path, video: str, split: str = "test", f
         with atomic_path(out) as tmp:
             fig.savefig(tmp, dpi=110)
     plt.close(fig)  # returned, not left open: a notebook shows it once, as the cell's value
+    return fig
+
+
+def _uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [0, 1] -> (B, H, W, 3) uint8."""
+    return (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.inference_mode()
+def drive(animate, root: str | Path, source_video: str, driving_video: str, split: str = "test",
+          batch: int = 16) -> dict[str, np.ndarray]:
+    """The first frame of ``source_video`` animated by every frame of ``driving_video`` (uint8 frames).
+
+    The same video drives itself with its own landmarks (Table 1); another person's
+    video drives it by relative motion (Table 2, :func:`s2d.evaluate.relative_landmarks`).
+    Returns ``source`` (H, W, 3), ``driving`` and ``generated`` (T, H, W, 3).
+    """
+    from s2d.evaluate import relative_landmarks
+
+    source = VideoFrames(root, split, source_video)
+    driving = VideoFrames(root, split, driving_video)
+    first = source[0]
+    wanted = driving.annotations["landmarks"]
+    if source_video != driving_video:
+        wanted = relative_landmarks(source.annotations["landmarks"][0], wanted, wanted[0])
+    wanted = torch.as_tensor(wanted, dtype=torch.float32)
+    generated = []
+    for start in range(0, len(wanted), batch):
+        targets = wanted[start:start + batch]
+        n = len(targets)
+        generated.append(_uint8(animate(first["image"][None].expand(n, -1, -1, -1),
+                                        first["landmarks"][None].expand(n, -1, -1), targets)))
+    real = torch.stack([driving[i]["image"] for i in range(len(driving))])
+    return {"source": _uint8(first["image"][None])[0], "driving": _uint8(real), "generated": np.concatenate(generated)}
+
+
+def animation_gif(panels: list[np.ndarray], out: str | Path, fps: float = 25, scale: int = 2) -> Path:
+    """Write panels side by side as an animated GIF; a panel is (T, H, W, 3) or one still (H, W, 3)."""
+    frames = max(len(p) for p in panels if p.ndim == 4)
+    row = np.concatenate([p if p.ndim == 4 else np.repeat(p[None], frames, axis=0) for p in panels], axis=2)
+    row = row.repeat(scale, axis=1).repeat(scale, axis=2)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        iio.imwrite(tmp, row, extension=".gif", duration=1000 / fps, loop=0)
+    return out
+
+
+def _eye_box(landmarks: np.ndarray, size: int, pad: float = 0.35) -> tuple[slice, slice]:
+    points = landmarks[list(lm.LEFT_EYE_BROW + lm.RIGHT_EYE_BROW)]
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    px, py = pad * (x1 - x0), pad * (y1 - y0) + 2
+    clip = lambda v: int(np.clip(round(v), 0, size))  # noqa: E731
+    return slice(clip(y0 - py), clip(y1 + py)), slice(clip(x0 - px), clip(x1 + px))
+
+
+@torch.inference_mode()
+def gaze_figure(models: dict[str, object], root: str | Path, split: str = "test", frames: int = 4,
+                out: str | Path | None = None):
+    """Like the paper's Fig. 2 and 5: driving frames with the largest gaze changes, and each model's result.
+
+    The video and frames are chosen from SynthTalk's ground-truth gaze: the test
+    video whose gaze moves most, and the frames at its gaze extremes. Each image is
+    shown whole and, below it, its eye region enlarged. ``models`` maps a row label
+    to an animator (``model.animate``).
+    """
+    from s2d.data import format as fmt
+
+    videos = fmt.video_ids(root, split)
+    gazes = {v: fmt.read_annotations(root, split, v)["gaze"] for v in videos}
+    video = max(videos, key=lambda v: float(np.ptp(gazes[v], axis=0).sum()))
+    gaze = gazes[video]
+    picks = {int(np.argmin(gaze[:, 0])), int(np.argmax(gaze[:, 0])), int(np.argmin(gaze[:, 1])),
+             int(np.argmax(gaze[:, 1]))}
+    times = sorted(picks)[:frames]
+    data = VideoFrames(root, split, video, times)
+    source, driving = VideoFrames(root, split, video)[0], [data[i] for i in range(len(data))]
+    n = len(driving)
+    targets = torch.stack([d["landmarks"] for d in driving])
+    rows = {"driving": _uint8(torch.stack([d["image"] for d in driving]))}
+    for label, animate in models.items():
+        rows[label] = _uint8(animate(source["image"][None].expand(n, -1, -1, -1),
+                                     source["landmarks"][None].expand(n, -1, -1), targets))
+    size = source["image"].shape[-1]
+    fig, axes = plt.subplots(2 * len(rows), n + 1, figsize=(1.5 * (n + 1), 1.5 * len(rows) * 1.45),
+                             squeeze=False, gridspec_kw={"height_ratios": [1, 0.45] * len(rows)})
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    axes[0, 0].imshow(_uint8(source["image"][None])[0])
+    axes[0, 0].set_title("source", fontsize=8)
+    for r, (label, images) in enumerate(rows.items()):
+        axes[2 * r, 1].set_ylabel(label, fontsize=7)
+        for c in range(n):
+            box = _eye_box(driving[c]["landmarks"].numpy(), size)
+            axes[2 * r, c + 1].imshow(images[c])
+            axes[2 * r + 1, c + 1].imshow(images[c][box], interpolation="nearest")
+            if r == 0:
+                g = gaze[times[c]]
+                axes[0, c + 1].set_title(f"frame {times[c]}\ngaze ({g[0]:+.2f}, {g[1]:+.2f})", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    if out is not None:
+        out = Path(out)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110)
+    plt.close(fig)
     return fig

@@ -1,41 +1,119 @@
-"""Cached pipeline steps of ``make reproduce``: a model is trained once per (settings, code, data).
+"""Cached pipeline steps of ``make reproduce``: which models a profile needs, trained once each.
 
-A trained model lives in ``runs/<profile>/<name>-<key>/`` where the key hashes the
-run's full configuration, the source code of everything that shapes training
-(models, losses, trainer, config) and the dataset's fingerprint. Asking again for
-the same key reuses the finished checkpoint; a run interrupted half-way resumes
-from its last checkpoint.
+:func:`model_runs` lists every model the tables of a profile need (one source of
+truth for the training step and the notebooks). A trained model lives in
+``runs/<profile>/<name>-<key>/`` where the key hashes the settings that shape
+training (seed, data, model, loss, schedule), the source code of everything that
+shapes training (models, losses, trainer, config) and the dataset's fingerprint.
+Asking again for the same key reuses the finished checkpoint; a run interrupted
+half-way resumes from its last checkpoint. Evaluations are cached beside the
+checkpoint the same way (:func:`evaluated`), keyed by the protocol, the evaluation
+settings, the evaluation code and the checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
+
+import pandas as pd
 
 from s2d.checkpoint import load_checkpoint
 from s2d.config import Config
 from s2d.data import synth
+from s2d.evaluate import Evaluation
+from s2d.io import atomic_path, write_json
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parent
 TRAINING_CODE = ("models", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py")
+EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py")
 RUNS_ROOT = Path("runs")
 
+# Table 4 (Sec. 4.3.1): the paper's ablation trains every setting with the generator seeing
+# the warped source only (motion_to_generator off); the Table 1 model adds the dense motion
+# map as a cue, and comparing the two is the paper's fifth claim.
+FULL = "Full model"
+WITH_MOTION_CUE = "Full model + motion map to the generator (Table 1)"
+ABLATIONS = {
+    FULL: {"motion_to_generator": False},
+    "no Add_Motion layer": {"motion_to_generator": False, "add_motion": False},
+    "no AdaIN layer": {"motion_to_generator": False, "adain": False},
+    "no local motion": {"motion_to_generator": False, "local_branches": False},
+    WITH_MOTION_CUE: {},
+}
 
-def code_version() -> str:
-    """A short hash of the source files that shape a trained model."""
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model a profile's tables need: a name, its settings, and the SynthTalk variant it learns from."""
+
+    name: str
+    config: Config
+    variant: str
+    data_seed: int  # the dataset is the profile's, whatever the model's seed: every seed is tested alike
+    used_by: str
+
+
+def slug(setting: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in setting.lower()).strip("-").replace("--", "-")
+
+
+def main_run(config: Config, variant: str, seed: int) -> ModelRun:
+    """S2D as in Table 1 (or 3 on synth-ff) for one seed."""
+    cfg = replace(config, seed=seed, data=replace(config.data, dataset=variant))
+    used_by = "Tables 1, 2 and 4" if variant == "synth-vox" else "Table 3"
+    return ModelRun(f"s2d-{variant}-seed{seed}", cfg, variant, config.seed, used_by)
+
+
+def ablation_run(config: Config, setting: str, seed: int) -> ModelRun:
+    """One Table 4 setting for one seed (the motion-cue setting is the Table 1 model itself)."""
+    if setting not in ABLATIONS:
+        raise KeyError(f"unknown ablation setting {setting!r}; settings: {', '.join(ABLATIONS)}")
+    if setting == WITH_MOTION_CUE:
+        return main_run(config, "synth-vox", seed)
+    cfg = replace(config, seed=seed, data=replace(config.data, dataset="synth-vox"),
+                  model=replace(config.model, **ABLATIONS[setting]))
+    return ModelRun(f"ablation-{slug(setting)}-seed{seed}", cfg, "synth-vox", config.seed, "Table 4")
+
+
+def model_runs(config: Config) -> list[ModelRun]:
+    """Every model the profile's tables need, each once, in training order."""
+    wanted = [main_run(config, "synth-vox", config.seed), main_run(config, "synth-ff", config.seed)]
+    wanted += [ablation_run(config, setting, seed) for seed in config.seeds for setting in ABLATIONS]
+    return list({run.name: run for run in wanted}.values())
+
+
+def code_version(entries: tuple[str, ...] = TRAINING_CODE) -> str:
+    """A short hash of the source files that shape a trained model (or an evaluation)."""
     digest = hashlib.sha256()
-    for entry in TRAINING_CODE:
+    for entry in entries:
         path = PACKAGE / entry
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+        for file in files:
             digest.update(file.relative_to(PACKAGE).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:12]
 
 
+def training_fingerprint(config: Config) -> str:
+    """A hash of the settings that shape training: not the evaluation settings, the device or other seeds."""
+    shaping = {k: v for k, v in config.to_dict().items() if k in ("seed", "data", "model", "loss", "train")}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def run_key(config: Config, data_root: Path) -> str:
-    blob = f"{config.fingerprint()}:{code_version()}:{synth.fingerprint(data_root)}"
+    blob = f"{training_fingerprint(config)}:{code_version()}:{synth.fingerprint(data_root)}"
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
+    """The SynthTalk dataset ``run`` learns from and is tested on (built once, cached)."""
+    path, _ = synth.ensure(run.variant, run.config, run.data_seed, data_root, progress)
+    return path
 
 
 def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
@@ -47,3 +125,39 @@ def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = 
     if ckpt.is_file() and load_checkpoint(ckpt, config)["step"] >= config.train.steps:
         return ckpt, False
     return train(config, data_root, out, resume=True, progress=progress), True
+
+
+def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation], settings: dict,
+              identity: str | None = None) -> Evaluation:
+    """``evaluate()`` once per (model, protocol, settings, evaluation code), cached in ``checkpoint``'s folder.
+
+    The model is identified by the checkpoint file's hash, or by ``identity`` for a
+    method without one (the copy-the-source baseline).
+    """
+    blob = json.dumps({"protocol": protocol, "settings": settings, "code": code_version(EVALUATION_CODE),
+                       "model": identity or _file_hash(checkpoint)}, sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    folder = checkpoint.parent / "eval"
+    rows_path, mean_path = folder / f"{protocol}-{key}.csv", folder / f"{protocol}-{key}.json"
+    if rows_path.is_file() and mean_path.is_file():
+        saved = json.loads(mean_path.read_text())
+        mean = pd.Series(saved["mean"], dtype=object)
+        mean.attrs["notes"] = saved["notes"]
+        rows = pd.read_csv(rows_path)
+        rows.attrs["notes"] = saved["notes"]
+        return Evaluation(rows, mean)
+    result = evaluate()
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(rows_path) as tmp:
+        result.rows.to_csv(tmp, index=False)
+    mean = {k: (None if isinstance(v, float) and v != v else v) for k, v in result.mean.items()}
+    write_json(mean_path, {"mean": mean, "notes": result.mean.attrs.get("notes", {})})
+    return result
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

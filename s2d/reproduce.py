@@ -1,20 +1,24 @@
 """``make reproduce``: regenerate every result of a profile under ``results/<profile>/``.
 
-Steps, each cached where it is expensive:
+A dependency graph of cached steps, each timed:
 
-1. the SynthTalk datasets of the profile (``data/synthtalk/``, rebuilt only when
-   their settings or the generator change), their statistics
-   (``synthtalk.csv``) and figures (``figures/``);
-2. the tables, as their steps are built.
+1. ``data``: the SynthTalk datasets of the profile (``data/synthtalk/``, rebuilt only when
+   their settings or the generator change) and their statistics (``synthtalk.csv``);
+2. ``train``: every model the tables need (:func:`s2d.pipeline.model_runs`), each trained
+   once per settings, code and data (``runs/<profile>/``), never inside a notebook;
+3. ``notebooks``: each result notebook executed by papermill into the book's folder; it
+   evaluates the cached models (evaluations are cached too) and writes its table's CSVs;
+4. ``book``: the Jupyter Book, when asked for.
 
 The pipeline records what it ran and on what in ``results/<profile>/run.json``
-(profile, config fingerprint, seeds, environment, git commit, wall time of each
-step, and the status of each table). Steps that are not built yet are listed as
-such, never filled with numbers.
+(profile, config fingerprint, seeds, environment, git commit, the wall time of each
+step, and the status of each table) and prints the time of each stage.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,10 +27,9 @@ import pandas as pd
 import yaml
 
 from s2d.config import Config
-from s2d.data import format as fmt
 from s2d.data import synth
-from s2d.data.figures import clip_gif, identity_grid
 from s2d.io import atomic_path, write_json, write_text
+from s2d.pipeline import data_for, model_runs, trained
 from s2d.runtime import environment
 
 RESULTS_ROOT = Path("results")
@@ -35,21 +38,24 @@ RESULTS_ROOT = Path("results")
 # "not built" to a notebook name as the pipeline grows.
 TABLES = {
     "table1_same_identity": "notebooks/01_main_results.ipynb (table=1)",
-    "table2_cross_identity": "not built",
+    "table2_cross_identity": "notebooks/02_cross_identity.ipynb",
     "table3_faceforensics": "notebooks/01_main_results.ipynb (table=3)",
-    "table4_ablations": "not built",
+    "table4_ablations": "notebooks/03_ablations.ipynb",
     "table5_detectors": "not built",
 }
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, its parameters, the executed copy in the book, that page's title)
 NOTEBOOK_RUNS = (
+    ("00_data.ipynb", {}, "data.ipynb", "SynthTalk in numbers"),
     ("01_main_results.ipynb", {"table": 1}, "table1.ipynb", "Table 1: same identity"),
+    ("02_cross_identity.ipynb", {}, "table2.ipynb", "Table 2: cross identity"),
     ("01_main_results.ipynb", {"table": 3}, "table3.ipynb", "Table 3: FaceForensics protocol"),
+    ("03_ablations.ipynb", {}, "table4.ipynb", "Table 4: ablations"),
 )
 
 
 def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]:
-    """Build (or reuse) both SynthTalk variants; write their statistics and figures."""
+    """Build (or reuse) both SynthTalk variants and write their statistics (figures: ``00_data``)."""
     steps, rows = {}, []
     for variant in synth.VARIANTS:
         start = time.perf_counter()
@@ -74,11 +80,40 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
                     table.loc[i, column] = previous.loc[row["dataset_fingerprint"], column]
     with atomic_path(stats_path) as tmp:
         table.to_csv(tmp, index=False)
-    vox = Path(steps["data:synth-vox"]["path"])
-    figures = out_dir / "figures"
-    identity_grid(vox, figures / "synthtalk_identities.png", identities=16, frames=4)
-    clip_gif(vox, fmt.video_ids(vox, "train")[0], figures / "synthtalk_clip.gif")
     return steps
+
+
+def train_step(config: Config, data_root: Path, runs_root: Path) -> dict[str, dict]:
+    """Train every model the profile's tables need (cached: a model already trained is reused)."""
+    from tqdm.auto import tqdm
+
+    steps = {}
+    runs = model_runs(config)
+    for run in tqdm(runs, desc="models", unit="model"):
+        start = time.perf_counter()
+        ckpt, fresh = trained(run.config, data_for(run, data_root), run.name, runs_root)
+        seconds = round(time.perf_counter() - start, 2)
+        steps[f"train:{run.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
+                                      "used_by": run.used_by}
+        tqdm.write(f"{'trained' if fresh else 'cached '} {run.name} ({run.used_by}) in {seconds} s")
+    return steps
+
+
+def book_step(book: Path) -> dict[str, dict]:
+    """Build the Jupyter Book from the executed notebooks and the committed results (offline)."""
+    start = time.perf_counter()
+    builder = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(builder), "build", str(book), "--keep-going", "--warningiserror"], check=True)
+    return {"book": {"path": str(book / "_build" / "html"), "wall_time_s": round(time.perf_counter() - start, 2)}}
+
+
+def stage_times(steps: dict[str, dict]) -> dict[str, float]:
+    """Wall time per stage (the part of a step's name before ':')."""
+    stages: dict[str, float] = {}
+    for name, step in steps.items():
+        stage = name.split(":")[0]
+        stages[stage] = round(stages.get(stage, 0.0) + step["wall_time_s"], 2)
+    return stages
 
 
 def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
@@ -116,16 +151,22 @@ def _for_the_book(notebook, title: str) -> None:
 
 
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),
-              runs_root: Path = Path("runs"), book_results: Path = Path("book/results")) -> Path:
-    """Run every step of ``config.profile`` and write its run metadata; return the metadata path."""
+              runs_root: Path = Path("runs"), book_results: Path = Path("book/results"),
+              book: Path | None = None) -> Path:
+    """Run every step of ``config.profile`` (and build ``book`` if given); return the run metadata's path."""
     started = time.perf_counter()
     env = environment()  # before any result is rewritten, so the commit is not marked dirty by them
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
+    steps.update(train_step(config, data_root, runs_root))
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
     resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results))
+    if book is not None:
+        steps.update(book_step(book))
+    stages = stage_times(steps)
+    total = round(time.perf_counter() - started, 2)
     metadata = {
         "profile": config.profile,
         "config_fingerprint": config.fingerprint(),
@@ -133,13 +174,14 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "seeds": config.seeds,
         "dataset": config.data.dataset,
         "resolution": config.data.resolution,
-        "finished_utc": None,
-        "wall_time_s": None,
+        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": total,
+        "stages_s": stages,
         "environment": env,
         "steps": steps,
         "tables": dict(TABLES),
         "config": config.to_dict(),
     }
-    metadata["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    metadata["wall_time_s"] = round(time.perf_counter() - started, 2)
-    return write_json(out_dir / "run.json", metadata)
+    path = write_json(out_dir / "run.json", metadata)
+    print("wall time by stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()) + f"; total {total:.0f} s")
+    return path

@@ -1,74 +1,210 @@
 """The paper's tables as ``make reproduce`` computes them, beside the paper's own numbers.
 
-Each function trains (or reuses, :mod:`s2d.pipeline`) what it needs, evaluates it by
-the table's protocol (:mod:`s2d.evaluate`), and returns a tidy DataFrame: one row
-per method, the table's columns, and ``attrs`` saying the dataset, resolution,
-profile, seeds, git commit, and why a metric is n/a.
+Each table function trains (or reuses, :mod:`s2d.pipeline`) the models it needs,
+evaluates every seed by the table's protocol (:mod:`s2d.evaluate`, cached), and
+returns a :class:`TableResult`: the per-seed rows, their summary (mean and standard
+deviation over seeds), the paper's rows beside ours, and the verdict on each of the
+paper's claims the table can test (:mod:`s2d.claims`). Its ``attrs`` say the dataset,
+resolution, profile, seeds, git commit, training record, and why a metric is n/a.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from s2d import evaluate, paper
+from s2d import claims, evaluate, paper, ratings
 from s2d.checkpoint import load_model
 from s2d.config import Config
-from s2d.data import synth
 from s2d.io import atomic_path, write_json
-from s2d.pipeline import RUNS_ROOT, trained
+from s2d.pipeline import ABLATIONS, RUNS_ROOT, WITH_MOTION_CUE, ModelRun, ablation_run, data_for, evaluated, main_run, trained
 from s2d.runtime import git_commit, pick_device
 
-PROTOCOLS = {1: ("synth-vox", evaluate.same_identity), 3: ("synth-ff", evaluate.faceforensics)}
+OURS = "S2D (ours)"
 COPY_BASELINE = "copy the source frame (baseline)"
+BEYOND_PAPER = {2: ("l1_gt", "psnr_gt", "ssim_gt")}  # columns the paper does not have, computable on SynthTalk
+RATINGS = Path("results/ratings.csv")
+
+
+@dataclass
+class TableResult:
+    """One table of ours: per-seed rows (``method, seed, <metrics>``) and what describes them."""
+
+    number: int
+    per_seed: pd.DataFrame
+    columns: list[str]
+    attrs: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean over seeds per method, ``<metric>_std`` (sample standard deviation, NaN for one seed), ``seeds``."""
+        grouped = self.per_seed.groupby("method", sort=False)
+        mean = grouped[self.columns].mean()
+        std = grouped[self.columns].std(ddof=1).add_suffix("_std")
+        table = pd.concat([mean, std], axis=1)
+        table["seeds"] = grouped["seed"].nunique()
+        return table
+
+    def side_by_side(self) -> pd.DataFrame:
+        """The paper's rows and ours, "mean ± std" where several seeds ran, "n/a" where not computed."""
+        theirs = paper.table(self.number).reindex(columns=self.columns)
+        theirs.index = [f"{name} [paper, {paper.TABLES[self.number].dataset}, 256 px]" for name in theirs.index]
+        theirs = theirs.apply(lambda col: col.map(_number))
+        summary, a = self.summary(), self.attrs
+        mine = pd.DataFrame({c: [_mean_std(summary.loc[m, c], summary.loc[m, f"{c}_std"]) for m in summary.index]
+                             for c in self.columns}, index=summary.index)
+        mine.index = [f"{m} [{a['dataset']}, {a['resolution']} px, {a['profile']}, "
+                      f"{_plural(int(summary.loc[m, 'seeds']), 'seed')}]" for m in summary.index]
+        return pd.concat([theirs, mine])
+
+    def verdicts(self) -> pd.DataFrame:
+        """Each of the paper's claims this table can test: reproduced, contradicted, or cannot tell."""
+        return claims.verdicts(self.number, self.summary(), self.attrs.get("rows_for_claims", {}),
+                               self.attrs.get("notes", {}))
+
+    def save(self, results_dir: Path) -> Path:
+        """Write ``table<N>.csv`` (summary), ``table<N>_seeds.csv``, ``table<N>_claims.csv`` and ``table<N>.json``."""
+        results_dir.mkdir(parents=True, exist_ok=True)
+        stem = results_dir / f"table{self.number}"
+        for suffix, frame, index in (("", self.summary(), True), ("_seeds", self.per_seed, False),
+                                     ("_claims", self.verdicts(), False)):
+            with atomic_path(stem.with_name(f"{stem.name}{suffix}.csv")) as tmp:
+                frame.to_csv(tmp, float_format="%.4f", index=index)
+        write_json(stem.with_suffix(".json"), self.attrs)
+        return stem.with_suffix(".csv")
+
+
+def _number(value: float) -> object:
+    return "n/a" if pd.isna(value) else round(float(value), 4)
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _value(mean: pd.Series, column: str) -> float:
+    value = mean.get(column)
+    return np.nan if value is None else float(value)
+
+
+def _evaluation(run: ModelRun | None, protocol: str, config: Config, data: Path, runs_root: Path,
+                progress: bool) -> tuple[pd.Series, dict]:
+    """The mean row of ``protocol`` for a trained run (or the copy baseline when ``run`` is None), cached."""
+    device = pick_device(config.device)
+    settings = asdict(config.eval) | {"data": str(data)}
+    functions = {
+        "same_identity": lambda animate: evaluate.same_identity(data, animate, config=config.eval, device=device,
+                                                                progress=progress),
+        "faceforensics": lambda animate: evaluate.faceforensics(data, animate, seed=config.seed, config=config.eval,
+                                                                device=device, progress=progress),
+        "cross_identity": lambda animate: evaluate.cross_identity(data, animate, mode="relative", config=config.eval,
+                                                                  device=device, progress=progress),
+    }
+    if run is None:
+        cache = runs_root / config.profile / "copy-baseline" / "checkpoint.pt"
+        result = evaluated(cache, protocol, lambda: functions[protocol](evaluate.copy_source), settings, "copy")
+        return result.mean, {}
+    ckpt, _ = trained(run.config, data, run.name, runs_root, progress)
+    training = ckpt.parent / "train.json"
+    record = json.loads(training.read_text()) if training.is_file() else {}
+    result = evaluated(ckpt, protocol, lambda: functions[protocol](load_model(ckpt, device)[0].animate), settings)
+    return result.mean, record | {"checkpoint": str(ckpt)}
+
+
+def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: Config, data_root: Path,
+           runs_root: Path, progress: bool, copy_baseline: bool = True) -> TableResult:
+    columns = [*paper.TABLES[number].columns, *BEYOND_PAPER.get(number, ())]
+    data = data_for(next(iter(runs.values()))[0], data_root, progress)
+    rows, notes, training = [], {}, {}
+    methods = [(name, run) for name, seeded in runs.items() for run in seeded]
+    if copy_baseline:
+        methods.append((COPY_BASELINE, None))
+    for method, run in methods:
+        mean, record = _evaluation(run, protocol, config, data, runs_root, progress)
+        rows.append({"method": method, "seed": None if run is None else run.config.seed,
+                     **{c: _value(mean, c) for c in columns}})
+        notes.update({k: v for k, v in mean.attrs.get("notes", {}).items() if k in columns})
+        if run is not None:
+            training[run.name] = record
+    first = next(iter(runs.values()))[0]
+    attrs = {
+        "table": number, "protocol": protocol, "dataset": first.variant, "data": str(data),
+        "resolution": config.data.resolution, "profile": config.profile,
+        "seeds": sorted({r.config.seed for seeded in runs.values() for r in seeded}),
+        "git_commit": git_commit(), "training": training, "notes": notes,
+        "beyond_paper": list(BEYOND_PAPER.get(number, ())),
+    }
+    return TableResult(number, pd.DataFrame(rows), columns, attrs)
 
 
 def reconstruction_table(number: int, config: Config, data_root: Path = Path("data/synthtalk"),
-                         runs_root: Path = RUNS_ROOT, progress: bool = True) -> pd.DataFrame:
-    """Table 1 (same identity, synth-vox) or Table 3 (FaceForensics protocol, synth-ff) for one seed."""
-    variant, protocol = PROTOCOLS[number]
-    config = replace(config, data=replace(config.data, dataset=variant))
-    data, _ = synth.ensure(variant, config, config.seed, data_root, progress)
-    ckpt, _ = trained(config, data, f"s2d-{variant}-seed{config.seed}", runs_root, progress)
-    device = pick_device(config.device)
-    model, _ = load_model(ckpt, device)
-    columns = list(paper.TABLES[number].columns)
-    rows, notes = {}, {}
-    for name, animate in ((f"S2D (ours, {config.profile})", model.animate), (COPY_BASELINE, evaluate.copy_source)):
-        result = protocol(data, animate, config=config.eval, device=device, progress=progress)
-        rows[name] = [result.mean.get(c, float("nan")) for c in columns]
-        notes.update({k: v for k, v in result.mean.attrs.get("notes", {}).items() if k in columns})
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-    table.index.name = "method"
-    training = ckpt.parent / "train.json"
-    table.attrs = {
-        "training": json.loads(training.read_text()) if training.is_file() else {},
-        "table": number, "dataset": variant, "resolution": config.data.resolution, "profile": config.profile,
-        "seeds": [config.seed], "git_commit": git_commit(), "checkpoint": str(ckpt), "data": str(data),
-        "notes": notes,
+                         runs_root: Path = RUNS_ROOT, progress: bool = True) -> TableResult:
+    """Table 1 (same identity, synth-vox, every seed of the profile) or Table 3 (FaceForensics protocol, synth-ff)."""
+    if number == 1:
+        runs = {OURS: [main_run(config, "synth-vox", s) for s in config.seeds]}
+        result = _table(1, runs, "same_identity", config, data_root, runs_root, progress)
+    elif number == 3:
+        runs = {OURS: [main_run(config, "synth-ff", config.seed)]}
+        result = _table(3, runs, "faceforensics", config, data_root, runs_root, progress)
+    else:
+        raise ValueError(f"reconstruction tables are 1 and 3, not {number}")
+    result.attrs["rows_for_claims"] = {"Ours": OURS}
+    return result
+
+
+def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"), runs_root: Path = RUNS_ROOT,
+                         progress: bool = True, ratings_file: Path = RATINGS) -> TableResult:
+    """Table 2: the Table 1 models drive held-out faces of other people (relative motion, pose-matched pairs).
+
+    FID as the paper; the user-preference share from the blind rating widget's
+    ``ratings_file`` ("no ratings yet" until someone rates); and, beyond the paper,
+    L1 / PSNR / SSIM against SynthTalk's rendering of the source person performing
+    the driving motion.
+    """
+    runs = {OURS: [main_run(config, "synth-vox", s) for s in config.seeds]}
+    result = _table(2, runs, "cross_identity", config, data_root, runs_root, progress)
+    methods = list(dict.fromkeys(result.per_seed["method"]))
+    shares, note = ratings.preference_column(ratings_file, 2, methods)
+    result.per_seed["user_preference"] = result.per_seed["method"].map(shares)
+    result.attrs["notes"]["user_preference"] = note
+    result.attrs["rows_for_claims"] = {"Ours": OURS}
+    return result
+
+
+def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), runs_root: Path = RUNS_ROOT,
+                   progress: bool = True) -> TableResult:
+    """Table 4: each setting of :data:`s2d.pipeline.ABLATIONS` for every seed, same-identity protocol on synth-vox."""
+    runs = {setting: [ablation_run(config, setting, s) for s in config.seeds] for setting in ABLATIONS}
+    result = _table(4, runs, "same_identity", config, data_root, runs_root, progress, copy_baseline=False)
+    result.attrs["rows_for_claims"] = {name: name for name in ABLATIONS if name in paper.TABLES[4].rows}
+    result.attrs["rows_for_claims"]["Ours (Table 1)"] = WITH_MOTION_CUE
+    return result
+
+
+def describe(result: TableResult) -> pd.DataFrame:
+    """What made a table: data, resolution, profile, seeds, commit, training (steps, time, weights), n/a reasons."""
+    a = result.attrs
+    records = list(a["training"].values())
+    seconds = [r["wall_time_s"] for r in records if "wall_time_s" in r]
+    facts = {
+        "dataset": f"{a['dataset']} ({a['data']})",
+        "resolution": f"{a['resolution']} px",
+        "profile": a["profile"],
+        "seeds": ", ".join(map(str, a["seeds"])),
+        "git commit": a["git_commit"],
+        "models": f"{len(records)}, {records[0].get('steps', '?')} steps each" if records else "none",
+        "training wall time": (f"{sum(seconds):.0f} s in all, {sum(seconds) / len(seconds):.0f} s per model "
+                               f"on {records[0].get('device', '?')}") if seconds else "n/a",
+        "perceptual loss weights": ", ".join(sorted({str(r.get("perceptual_backbone")) for r in records})) + " VGG-19 (random: fixed-seed weights, identical offline)",
     }
-    return table
-
-
-def save(table: pd.DataFrame, results_dir: Path) -> Path:
-    """Write ``table<N>.csv`` and its metadata ``table<N>.json`` (dataset, profile, seeds, notes)."""
-    number = table.attrs["table"]
-    path = results_dir / f"table{number}.csv"
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, float_format="%.4f")
-    write_json(results_dir / f"table{number}.json", table.attrs)
-    return path
-
-
-def side_by_side(ours: pd.DataFrame, number: int) -> pd.DataFrame:
-    """The paper's rows and ours in one table, with where each comes from; n/a where not computed."""
-    theirs = paper.table(number)
-    theirs.index = [f"{name} [paper, {paper.TABLES[number].dataset}, 256 px]" for name in theirs.index]
-    a = ours.attrs
-    mine = ours.copy()
-    mine.index = [f"{name} [{a['dataset']}, {a['resolution']} px, {a['profile']}]" for name in mine.index]
-    both = pd.concat([theirs, mine]).round(4)
-    return both.astype(object).where(both.notna(), "n/a")
+    facts.update({f"{metric}": reason for metric, reason in a["notes"].items()})
+    return pd.DataFrame({"value": facts}).rename_axis("what")

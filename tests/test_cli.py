@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from s2d.cli import main
@@ -42,34 +44,40 @@ def test_weights_lists_every_file_and_rejects_unknown_names(capsys, tmp_path, mo
     assert main(["weights", "resnet"]) == 2
 
 
-def test_reproduce_builds_data_once_and_records_the_run(tmp_path, capsys):
+def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     args = ["reproduce", "--profile", "smoke", "--seed", "5", "--results", str(tmp_path / "results"),
             "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--book", str(tmp_path / "book"),
-            "--set", "data.frames_per_video=4"]
+            "--set", "data.frames_per_video=4", "--no-book"]
     assert main(args) == 0
     out = tmp_path / "results" / "smoke"
     meta = json.loads((out / "run.json").read_text())
-    assert meta["profile"] == "smoke" and meta["seed"] == 5
+    assert meta["profile"] == "smoke" and meta["seed"] == 5 and meta["seeds"] == [5]
     assert meta["config"]["seed"] == 5 and meta["environment"]["git_commit"]
-    assert meta["wall_time_s"] >= 0 and meta["finished_utc"]
-    assert meta["tables"]["table1_same_identity"].startswith("notebooks/01_main_results")
-    assert meta["tables"]["table4_ablations"] == "not built"
+    assert meta["wall_time_s"] >= sum(meta["stages_s"].values()) * 0.99
+    assert set(meta["stages_s"]) == {"data", "train", "notebook"} and meta["finished_utc"]
+    assert meta["tables"]["table4_ablations"].startswith("notebooks/03_ablations")
     assert all(step["built"] for name, step in meta["steps"].items() if name.startswith("data:"))
-    for number in (1, 3):  # the tables were computed and the executed notebooks written for the book
-        table = (out / f"table{number}.csv").read_text()
-        assert "S2D (ours, smoke)" in table and "copy the source frame" in table
+    trained = [step for name, step in meta["steps"].items() if name.startswith("train:")]
+    assert len(trained) == 6 and all(step["trained_now"] for step in trained)  # vox, ff, 4 ablation settings
+    for number in (1, 2, 3, 4):  # the tables were computed and the executed notebooks written for the book
+        table = pd.read_csv(out / f"table{number}.csv", index_col=0)
         assert json.loads((out / f"table{number}.json").read_text())["seeds"] == [5]  # the run's own settings
         assert (tmp_path / "book" / f"table{number}.ipynb").stat().st_size > 5_000
-    assert (out / "figures" / "synthtalk_identities.png").stat().st_size > 10_000
-    assert (out / "figures" / "synthtalk_clip.gif").is_file()
+        assert (out / f"table{number}_claims.csv").is_file() and (out / f"table{number}_seeds.csv").is_file()
+        assert np.isfinite(table[{1: "ssim", 2: "ssim_gt", 3: "l1_255", 4: "ssim"}[number]]).all()
+    assert "S2D (ours)" in pd.read_csv(out / "table1.csv", index_col=0).index
+    assert len(pd.read_csv(out / "table4.csv", index_col=0)) == 5
+    for figure in ("synthtalk_identities.png", "synthtalk_clip.gif", "table1_clip.gif", "table4_gaze.png"):
+        assert (out / "figures" / figure).stat().st_size > 1_000, figure
     first = (out / "synthtalk.csv").read_text()
     assert "synth-vox" in first and "synth-ff" in first and "render_fps" in first
-    # a second run with nothing changed rebuilds nothing and keeps the measured build times
+    tables = {n: (out / f"table{n}.csv").read_text() for n in (1, 2, 3, 4)}
+    # a second run with nothing changed rebuilds and trains nothing, and gives the same tables
     assert main(args) == 0
     meta = json.loads((out / "run.json").read_text())
-    assert not any(step.get("built") for step in meta["steps"].values())
-    assert len(list((tmp_path / "runs" / "smoke").iterdir())) == 2  # one model per table, trained once
+    assert not any(step.get("built") or step.get("trained_now") for step in meta["steps"].values())
     assert (out / "synthtalk.csv").read_text() == first
+    assert tables == {n: (out / f"table{n}.csv").read_text() for n in (1, 2, 3, 4)}
 
 
 def test_module_entry_point_runs():

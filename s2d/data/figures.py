@@ -87,3 +87,28 @@ def clip_gif(root: str | Path, video_id: str, out: str | Path, split: str = "tra
     with atomic_path(out) as tmp:
         iio.imwrite(tmp, panels, extension=".gif", duration=1000 / meta.get("fps", 25), loop=0)
     return out
+
+
+MOTION_PANELS = (("pose", 0, "yaw (deg)"), ("pose", 1, "pitch (deg)"), ("pose", 2, "roll (deg)"),
+                 ("gaze", 0, "gaze x"), ("gaze", 1, "gaze y"), ("blink", None, "blink"),
+                 ("mouth_open", None, "mouth open"))
+
+
+def motion_histograms(roots: dict[str, str | Path], out: str | Path, split: str = "train") -> Path:
+    """Save histograms of the ground-truth motion over every ``split`` frame, one colour per dataset."""
+    fig, axes = plt.subplots(1, len(MOTION_PANELS), figsize=(2.0 * len(MOTION_PANELS), 1.9))
+    for name, root in roots.items():
+        annotations = [fmt.read_annotations(root, split, v) for v in fmt.video_ids(root, split)]
+        for ax, (key, column, label) in zip(axes, MOTION_PANELS):
+            values = np.concatenate([a[key] if column is None else a[key][:, column] for a in annotations])
+            ax.hist(values, bins=30, alpha=0.55, density=True, label=name)
+            ax.set_xlabel(label, fontsize=8)
+            ax.set_yticks([])
+            ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout(pad=0.3)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, format=out.suffix.lstrip("."))
+    plt.close(fig)
+    return out
