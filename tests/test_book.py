@@ -80,3 +80,21 @@ def test_result_pages_show_the_paper_and_our_rows(built_book):
     for number in (1, 3):
         html = (built_book / "results" / f"table{number}.html").read_text()
         assert "[paper," in html and "S2D (ours," in html and "copy the source frame" in html
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4])
+def test_committed_results_and_the_books_pages_come_from_the_same_run(number):
+    """The executed notebook in the book shows the numbers of ``results/cpu/table<N>.csv``, same commit."""
+    import json
+
+    import pandas as pd
+
+    results = BOOK.parent / "results" / "cpu"
+    notebook = json.loads((BOOK / "results" / f"table{number}.ipynb").read_text())
+    shown = "".join("".join(output.get("data", {}).get("text/html", "")) + "".join(output.get("text", ""))
+                    for cell in notebook["cells"] if cell["cell_type"] == "code" for output in cell["outputs"])
+    meta = json.loads((results / f"table{number}.json").read_text())
+    assert meta["git_commit"] in shown
+    table = pd.read_csv(results / f"table{number}.csv", index_col=0)
+    values = [f"{v:.4f}" for v in table.drop(columns=["seeds"]).to_numpy().ravel() if pd.notna(v)]
+    assert values and all(v in shown for v in values)
