@@ -108,14 +108,18 @@ def drive(animate, root: str | Path, source_video: str, driving_video: str, spli
     return {"source": _uint8(first["image"][None])[0], "driving": _uint8(real), "generated": np.concatenate(generated)}
 
 
-def animation_gif(panels: list[np.ndarray], out: str | Path, fps: float = 25, scale: int = 2) -> Path:
-    """Write panels side by side as an animated GIF; a panel is (T, H, W, 3) or one still (H, W, 3)."""
+def animation_gif(panels: list[np.ndarray], out: str | Path, fps: float = 25, scale: int = 2,
+                  stride: int = 1) -> Path:
+    """Write panels side by side as an animated GIF; a panel is (T, H, W, 3) or one still (H, W, 3).
+
+    ``stride`` keeps every stride-th frame at fps / stride, the same duration in a smaller file.
+    """
     frames = max(len(p) for p in panels if p.ndim == 4)
     row = np.concatenate([p if p.ndim == 4 else np.repeat(p[None], frames, axis=0) for p in panels], axis=2)
-    row = row.repeat(scale, axis=1).repeat(scale, axis=2)
+    row = row[::stride].repeat(scale, axis=1).repeat(scale, axis=2)
     out = Path(out)
     with atomic_path(out) as tmp:
-        iio.imwrite(tmp, row, extension=".gif", duration=1000 / fps, loop=0)
+        iio.imwrite(tmp, row, extension=".gif", duration=1000 * stride / fps, loop=0)
     return out
 
 

@@ -17,6 +17,7 @@ step, and the status of each table) and prints the time of each stage.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -160,6 +161,8 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
     steps.update(train_step(config, data_root, runs_root))
+    for generated in ("figures", "clips"):  # the notebooks redraw them all: none is left from an older run
+        shutil.rmtree(out_dir / generated, ignore_errors=True)
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
     resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results))

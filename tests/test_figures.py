@@ -35,6 +35,7 @@ def test_animation_gif_puts_panels_side_by_side(tmp_path):
     moving = (np.arange(5)[:, None, None, None] * 40 + np.zeros((5, 8, 8, 3))).astype(np.uint8)
     frames = iio.imread(animation_gif([still, moving], tmp_path / "a.gif", scale=2), index=None)
     assert frames.shape[:3] == (5, 16, 32)
+    assert len(iio.imread(animation_gif([still, moving], tmp_path / "b.gif", stride=2), index=None)) == 3
 
 
 def test_gaze_figure_shows_every_model(synth_vox, tmp_path):
