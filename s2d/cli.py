@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ EPILOG = """examples:
   s2d weights                                which pretrained files are cached, and where
   s2d weights --download                     fetch them all (needs the internet; = make weights)
   s2d data synth --variant synth-vox --profile cpu   render the embedded dataset
+  s2d landmarks clip.mp4 -o clip.npy --detector dlib   74 landmarks per frame, and their SMS (Eq. 9)
   s2d reproduce --profile cpu                what `make reproduce` runs
 """
 
@@ -141,6 +143,57 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(out: Path) -> None:
+    """DatasetError, before any long work, when ``out`` cannot become a file: a folder, under a file, read-only."""
+    from s2d.data.format import DatasetError
+
+    if out.is_dir():
+        raise DatasetError(f"cannot write {out}: it is a folder; give a file name such as {out / 'landmarks.npy'}")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DatasetError(f"cannot write {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise DatasetError(f"cannot write {out}: {parent} is not writable")
+
+
+def _cmd_landmarks(args: argparse.Namespace) -> int:
+    """Detect 74 landmarks on every frame of a video or frame folder and save them as (T, 74, 2) float32."""
+    import numpy as np
+
+    from s2d.data.format import DatasetError
+    from s2d.data.prepare import Source, iter_frames
+    from s2d.detector.registry import DetectorError, get_detector
+    from s2d.detector.stability import failed, trajectory_sms, video_landmarks
+    from s2d.io import atomic_path
+    from s2d.weights import WeightsUnavailable
+
+    video, out = Path(args.video), Path(args.out)
+    try:
+        if not video.exists():
+            raise DatasetError(f"{video} not found: give a video file or a folder of frames")
+        _check_writable(out)
+        if next(iter_frames(Source(video.stem, video)), None) is None:  # bad input fails before the detector loads
+            raise DatasetError(f"{video} holds no frames")
+        detector = get_detector(args.detector, args.checkpoint)
+        landmarks = video_landmarks(detector, video, size=args.size, desc=f"landmarks ({args.detector})")
+    except (DatasetError, DetectorError, WeightsUnavailable) as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, landmarks)
+    except OSError as err:
+        print(f"s2d: error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    missing = int(failed(landmarks).sum())
+    print(f"{video}: {len(landmarks)} frames, {missing} without a face; "
+          f"SMS {trajectory_sms(landmarks):.4f} px (Eq. 9, 68 iBUG points)")
+    print(f"wrote {out} ({len(landmarks)}, 74, 2) float32, NaN where no face was found")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
 
@@ -151,6 +204,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from s2d import __version__
+    from s2d.data.prepare import _positive_int
+    from s2d.detector.registry import DETECTORS
     from s2d.weights import WEIGHTS
 
     parser = argparse.ArgumentParser(
@@ -244,6 +299,31 @@ def build_parser() -> argparse.ArgumentParser:
     from s2d.data.prepare import add_prepare_command
 
     add_prepare_command(data_sub)
+
+    p = sub.add_parser(
+        "landmarks", help="detect the 74 landmarks on every frame of a video",
+        description="Detect s2d's 74 landmarks (iBUG's 68 and the pupils and iris edges, s2d/landmarks.py) on\n"
+                    "every frame of a video file or a folder of frames, each frame on its own, and save them\n"
+                    "as a (T, 74, 2) float32 .npy of (x, y) pixels, NaN for frames without a face. Prints the\n"
+                    "trajectory's smoothness SMS (Eq. 9). fan4-pretrained and the trained detectors expect\n"
+                    "face crops (as s2d data prepare writes); dlib and mediapipe find the face themselves.",
+        epilog="examples:\n"
+               "  s2d landmarks clip.mp4 -o clip.npy                              MediaPipe FaceMesh with irises\n"
+               "  s2d landmarks frames/ -o clip.npy --detector dlib\n"
+               "  s2d landmarks big.mp4 -o big.npy --detector dlib --size 480     shorter side scaled to 480 px\n"
+               "  s2d landmarks crop.mp4 -o crop.npy --detector FAN4+DSNT+SBR --checkpoint runs/detector/checkpoint.pt",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("video", metavar="VIDEO",
+                   help="a video file (mp4, avi, mov, mkv, webm) or a folder of frames (png, jpg)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.npy", help="where to write the landmarks")
+    p.add_argument("--detector", default="mediapipe", metavar="NAME",
+                   help=f"one of {', '.join(DETECTORS)} (default: mediapipe)")
+    p.add_argument("--checkpoint", default=None, metavar="CKPT", help="the trained detectors' checkpoint")
+    p.add_argument("--size", type=_positive_int, default=None, metavar="N",
+                   help="resize frames so that their shorter side is N px before detection (aspect ratio kept; "
+                        "faster on large frames); the landmarks stay in the frames' own pixels")
+    p.set_defaults(func=_cmd_landmarks)
 
     p = sub.add_parser("bench", help="time reference kernels and count model costs into OUT/*.csv")
     p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
