@@ -25,6 +25,7 @@ COMPARISONS = {
     2: [("Ours", "First-order (2019)"), ("Ours", "Monkey-Net (2019)")],
     3: [("Ours", "First-order (2019)")],
     4: [*(("Full model", other) for other in ABLATED), ("Ours (Table 1)", "Full model")],
+    5: [("FAN4+DSNT+SBR", "FAN4+DSNT"), ("FAN4+DSNT", "FAN4"), ("FAN4+DSNT+SBR", "Dlib")],
 }
 CROSS_TABLE = {"Ours (Table 1)": (1, "Ours")}  # a row a table's claims borrow from another table
 

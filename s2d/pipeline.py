@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -32,6 +32,9 @@ PACKAGE = Path(__file__).resolve().parent
 TRAINING_CODE = ("models", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py")
 EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py")
 RUNS_ROOT = Path("runs")
+
+if TYPE_CHECKING:  # the detector package loads its baselines' libraries; import it where it is used
+    from s2d.detector.train import DetectorConfig
 
 # Table 4 (Sec. 4.3.1): the paper's ablation trains every setting with the generator seeing
 # the warped source only (motion_to_generator off); the Table 1 model adds the dense motion
@@ -161,3 +164,36 @@ def _file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    """One landmark detector of Table 5 to train: its name, settings and training data (SynthTalk)."""
+
+    name: str
+    config: DetectorConfig
+    variant: str
+    data_seed: int
+
+
+def detector_runs(config: Config) -> list[DetectorRun]:
+    """Our three detector variants (FAN4, FAN4+DSNT, FAN4+DSNT+SBR) at the profile's size, one seed."""
+    from s2d.detector.train import PROFILES, VARIANTS, profile_config
+
+    profile = config.profile if config.profile in PROFILES else "paper"
+    return [DetectorRun(f"detector-{slug(v)}-seed{config.seed}", profile_config(profile, v, seed=config.seed),
+                        "synth-vox", config.seed) for v in VARIANTS]
+
+
+def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_ROOT, profile: str = "cpu",
+                     progress: bool = True) -> tuple[Path, bool]:
+    """The checkpoint of a detector run (trained once per settings, detector code and data), and whether it was now."""
+    from s2d.detector.train import train as train_detector
+
+    settings = json.dumps(asdict(run.config), sort_keys=True)
+    blob = f"{settings}:{code_version(('detector', 'data/loaders.py'))}:{synth.fingerprint(data_root)}"
+    out = runs_root / profile / f"{run.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    ckpt = out / "checkpoint.pt"
+    if ckpt.is_file() and (out / "train.json").is_file():
+        return ckpt, False
+    return train_detector(run.config, data_root, out, progress=progress), True

@@ -39,7 +39,7 @@ def built_book(tmp_path_factory):
 
 def test_index_and_pages_exist(built_book):
     for page in ("index.html", "intro.html", "method.html", "data.html", "status.html", "results/data.html",
-                 *(f"results/table{n}.html" for n in (1, 2, 3, 4))):
+                 *(f"results/table{n}.html" for n in (1, 2, 3, 4, 5))):
         assert (built_book / page).is_file(), page
 
 

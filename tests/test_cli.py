@@ -56,9 +56,15 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     assert meta["wall_time_s"] >= sum(meta["stages_s"].values()) * 0.99
     assert set(meta["stages_s"]) == {"data", "train", "notebook"} and meta["finished_utc"]
     assert meta["tables"]["table4_ablations"].startswith("notebooks/03_ablations")
+    assert meta["tables"]["table5_detectors"].startswith("notebooks/04_detector")
+    detectors = pd.read_csv(out / "table5.csv", index_col=0)
+    assert {"Dlib", "FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR"} <= set(detectors.index)
+    assert np.isfinite(detectors.loc["FAN4+DSNT+SBR", ["sms", "nme_68"]].astype(float)).all()
+    assert (tmp_path / "book" / "table5.ipynb").is_file()
     assert all(step["built"] for name, step in meta["steps"].items() if name.startswith("data:"))
     trained = [step for name, step in meta["steps"].items() if name.startswith("train:")]
-    assert len(trained) == 6 and all(step["trained_now"] for step in trained)  # vox, ff, 4 ablation settings
+    # S2D on vox and ff, 4 ablation settings, and the 3 detector variants of Table 5
+    assert len(trained) == 9 and all(step["trained_now"] for step in trained)
     for number in (1, 2, 3, 4):  # the tables were computed and the executed notebooks written for the book
         table = pd.read_csv(out / f"table{number}.csv", index_col=0)
         assert json.loads((out / f"table{number}.json").read_text())["seeds"] == [5]  # the run's own settings
