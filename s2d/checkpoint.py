@@ -23,8 +23,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         torch.save({"model_name": MODEL_NAME, **state}, tmp)
 
 
-def read_state(path: str | Path, model_name: str = MODEL_NAME) -> dict[str, Any]:
-    """The dict saved in a checkpoint (``weights_only``); refuse a missing or foreign file, or another model's."""
+def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str, Any]:
+    """Read a checkpoint; refuse one of another model, or (given ``config``) of incompatible settings."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -32,15 +32,9 @@ def read_state(path: str | Path, model_name: str = MODEL_NAME) -> dict[str, Any]
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which
         raise CheckpointError(f"{path} is not a readable s2d checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(state, dict) or state.get("model_name") != model_name:
+    if not isinstance(state, dict) or state.get("model_name") != MODEL_NAME:
         name = state.get("model_name") if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{model_name}'")
-    return state
-
-
-def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str, Any]:
-    """Read a checkpoint; refuse one of another model, or (given ``config``) of incompatible settings."""
-    state = read_state(path)
+        raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{MODEL_NAME}'")
     if config is not None:
         for section in ("model", "data"):
             theirs, ours = state["config"][section], getattr(config, section).__dict__
