@@ -87,7 +87,7 @@ def test_result_pages_show_the_paper_and_our_rows_and_the_verdicts(built_book):
         assert "copy the source frame" in (built_book / "results" / f"table{number}.html").read_text()
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4])
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
 def test_committed_results_and_the_books_pages_come_from_the_same_run(number):
     """The executed notebook in the book shows the numbers of ``results/cpu/table<N>.csv``, same commit."""
     import json
