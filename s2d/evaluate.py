@@ -49,6 +49,7 @@ from s2d import metrics
 from s2d.config import EvalConfig
 from s2d.data import format as fmt
 from s2d.data import reenact
+from s2d.data.detections import annotations, read_landmarks
 from s2d.data.loaders import (
     EvalVideo,
     VideoFrames,
@@ -74,6 +75,10 @@ class Animator(Protocol):
     ``driving_landmarks`` float ``(B, 74, 2)`` pixels (order in :mod:`s2d.landmarks`),
     all on the protocol's device. Returns the animated frames ``(B, 3, H, W)`` in [0, 1].
     Called under ``torch.inference_mode()``; a wrapped model should be in eval mode.
+
+    A model driven by images instead (the keypoint baselines of :mod:`s2d.baselines`)
+    sets ``driven_by_frames = True`` and is called as ``animate(source, driving_frames,
+    driving_first_frame)``, the last ``None`` except for relative motion.
     """
 
     def __call__(self, source: torch.Tensor, source_landmarks: torch.Tensor,
@@ -152,8 +157,8 @@ def relative_landmarks(source_lm: np.ndarray, driving_lm: np.ndarray, driving_fi
 
 
 def same_identity(root: str | Path, animate: Animator, *, split: str = "test", config: EvalConfig | None = None,
-                  detector: LandmarkDetector | None = None, device: torch.device | str | None = None,
-                  progress: bool = True) -> Evaluation:
+                  detector: LandmarkDetector | None = None, landmarks: str | Path | None = None,
+                  device: torch.device | str | None = None, progress: bool = True) -> Evaluation:
     """Table 1: each video's first frame animated by every frame of the video; metrics per video, then the mean.
 
     Rows: ``video, source_frame, frames, l1, psnr, ssim, ms_ssim, lpips, akd, akd_gt,
@@ -163,26 +168,33 @@ def same_identity(root: str | Path, animate: Animator, *, split: str = "test", c
     source was taken from is usually reproduced exactly (an infinite PSNR). ``akd`` compares the detector's landmarks
     of generated and real driving frames (the paper's AKD); ``akd_gt`` and the
     gaze, eye and mouth errors compare the generated frames' detected landmarks
-    with the driving frames' annotated ones.
+    with the driving frames' annotated ones. With ``landmarks`` (a folder of
+    :mod:`s2d.data.detections`) the animator is given the detected landmarks of the
+    source and driving frames instead of the annotated ones (Table 5); the metrics
+    still compare with the annotations.
     """
     plan = same_identity_plan(root, split)
-    return _reconstruction("same_identity", plan, root, split, animate, 1.0, config, detector, device, progress)
+    return _reconstruction("same_identity", plan, root, split, animate, 1.0, config, detector, landmarks, device,
+                           progress)
 
 
 def faceforensics(root: str | Path, animate: Animator, *, split: str = "test", seed: int = 0,
                   config: EvalConfig | None = None, detector: LandmarkDetector | None = None,
-                  device: torch.device | str | None = None, progress: bool = True) -> Evaluation:
+                  landmarks: str | Path | None = None, device: torch.device | str | None = None,
+                  progress: bool = True) -> Evaluation:
     """Table 3: a random source frame per video (drawn with ``seed``), every other frame drives it.
 
     The columns of :func:`same_identity`, with L1 on the 0-255 scale of Table 3 as ``l1_255``.
     """
     plan = faceforensics_plan(root, split, seed=seed)
-    return _reconstruction("faceforensics", plan, root, split, animate, 255.0, config, detector, device, progress)
+    return _reconstruction("faceforensics", plan, root, split, animate, 255.0, config, detector, landmarks, device,
+                           progress)
 
 
 def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative", split: str = "test",
                    config: EvalConfig | None = None, detector: LandmarkDetector | None = None,
-                   device: torch.device | str | None = None, progress: bool = True) -> Evaluation:
+                   landmarks: str | Path | None = None, device: torch.device | str | None = None,
+                   progress: bool = True) -> Evaluation:
     """Table 2: pose-matched pairs (``EvalConfig.pose_threshold_deg``, ``pair_threshold_deg``), each way round.
 
     The first frame of the source video is animated by every frame of the driving
@@ -218,8 +230,8 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
     with torch.inference_mode():
         for item in tqdm(plan, desc=f"cross identity ({mode})", unit="pair", disable=not progress):
             item = _capped(item, config)
-            source_lm = fmt.read_annotations(root, split, item.source_video)["landmarks"][item.source_index]
-            first_lm = fmt.read_annotations(root, split, item.driving_video)["landmarks"][item.driving_indices[0]]
+            source_lm = annotations(root, split, item.source_video, landmarks)["landmarks"][item.source_index]
+            first_lm = annotations(root, split, item.driving_video, landmarks)["landmarks"][item.driving_indices[0]]
 
             def targets(driving: np.ndarray) -> np.ndarray:
                 return relative_landmarks(source_lm, driving, first_lm) if mode == "relative" else driving
@@ -228,7 +240,8 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
                 truth = reenact.ground_truth(root, split, item.source_video, item.driving_video, mode)["frames"]
                 truth_batches = iter(to_tensor(truth[list(item.driving_indices)]).split(config.batch_size))
             values: dict[str, list[np.ndarray]] = defaultdict(list)
-            for real, generated, _, wanted in _stream(root, split, item, animate, targets, config, device):
+            for real, generated, _, wanted in _stream(root, split, item, animate, targets, config, landmarks, device,
+                                                      relative=mode == "relative"):
                 features.add(generated, real, device)
                 if synthtalk:
                     gen_cpu, target = generated.cpu(), next(truth_batches)
@@ -254,7 +267,7 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
 
 def _reconstruction(protocol: str, plan: list[EvalVideo], root: str | Path, split: str, animate: Animator,
                     l1_scale: float, config: EvalConfig | None, detector: LandmarkDetector | None,
-                    device: torch.device | str | None, progress: bool) -> Evaluation:
+                    landmarks: str | Path | None, device: torch.device | str | None, progress: bool) -> Evaluation:
     """Run a same-video protocol: every generated frame has its real driving frame as ground truth."""
     config = config or EvalConfig()
     device = pick_device() if device is None else torch.device(device)
@@ -269,7 +282,8 @@ def _reconstruction(protocol: str, plan: list[EvalVideo], root: str | Path, spli
         for item in tqdm(plan, desc=protocol.replace("_", " "), unit="video", disable=not progress):
             item = _capped(item, config)
             values: dict[str, list[np.ndarray]] = defaultdict(list)
-            for real, generated, driving_lm, _ in _stream(root, split, item, animate, None, config, device):
+            for real, generated, driving_lm, _ in _stream(root, split, item, animate, None, config, landmarks,
+                                                          device):
                 if scales is None:
                     scales = metrics.ms_ssim_scales(*real.shape[-2:])
                     if scales < len(metrics.MS_SSIM_WEIGHTS):
@@ -298,25 +312,39 @@ def _reconstruction(protocol: str, plan: list[EvalVideo], root: str | Path, spli
 
 
 def _stream(root: str | Path, split: str, item: EvalVideo, animate: Animator,
-            targets: Callable[[np.ndarray], np.ndarray] | None, config: EvalConfig,
-            device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]]:
+            targets: Callable[[np.ndarray], np.ndarray] | None, config: EvalConfig, landmarks: str | Path | None,
+            device: torch.device, relative: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray,
+                                                                            np.ndarray]]:
     """Animate ``item``'s source with its driving frames, ``config.batch_size`` frames at a time.
 
     Yields ``(real, generated, driving_landmarks, target_landmarks)``: the real driving
     frames and generated frames on ``device``, the driving frames' annotated landmarks
-    and the landmarks the animator was given (``targets(driving)``, or the driving ones).
+    and the landmarks the animator was given (``targets(driving)``, or the driving ones;
+    taken from the detections in ``landmarks`` when given). An animator driven by frames
+    rather than landmarks (``animate.driven_by_frames``, the keypoint baselines) is given
+    the source and the real driving frames, and with ``relative`` the first driving frame.
     """
     source = to_tensor(fmt.read_frames(root, split, item.source_video, [item.source_index])).to(device)
-    source_lm = fmt.read_annotations(root, split, item.source_video)["landmarks"][item.source_index]
+    source_lm = annotations(root, split, item.source_video, landmarks)["landmarks"][item.source_index]
     source_lm = torch.from_numpy(source_lm).to(device)[None]
+    given = None if landmarks is None else read_landmarks(landmarks, split, item.driving_video)
+    by_frames = getattr(animate, "driven_by_frames", False)
+    first = None
+    if by_frames and relative:
+        first = to_tensor(fmt.read_frames(root, split, item.driving_video, [item.driving_indices[0]])).to(device)
     frames = VideoFrames(root, split, item.driving_video, item.driving_indices)
     for batch in DataLoader(frames, batch_size=config.batch_size):
         real = batch["image"].to(device)
         driving = batch["landmarks"].numpy()
-        wanted = driving if targets is None else targets(driving)
+        wanted = driving if given is None else given[batch["index"].numpy()]
+        wanted = wanted if targets is None else targets(wanted)
         n = len(real)
-        generated = animate(source.expand(n, -1, -1, -1), source_lm.expand(n, -1, -1),
-                            torch.from_numpy(np.asarray(wanted, dtype=np.float32)).to(device))
+        if by_frames:
+            generated = animate(source.expand(n, -1, -1, -1), real,
+                                None if first is None else first.expand(n, -1, -1, -1))
+        else:
+            generated = animate(source.expand(n, -1, -1, -1), source_lm.expand(n, -1, -1),
+                                torch.from_numpy(np.asarray(wanted, dtype=np.float32)).to(device))
         if tuple(generated.shape) != tuple(real.shape):
             raise ValueError(f"the animator returned frames of shape {tuple(generated.shape)}, "
                              f"expected {tuple(real.shape)} like the driving frames")

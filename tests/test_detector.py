@@ -238,6 +238,20 @@ def test_other_variants_train_deterministically(synth_vox, tmp_path, variant):
     assert detector.config.variant == variant
 
 
+def test_real_frames_join_each_batch_at_their_share(synth_vox, synth_ff, tmp_path):
+    """The labelled real frames (here synth-ff standing in for them) fill real_share of every batch."""
+    config = profile_config("smoke", "FAN4+DSNT+SBR", device="cpu", steps=4, sbr_start=0.5, real_share=0.5)
+    train(config, synth_vox, tmp_path / "with", labelled_roots=(synth_ff,), unlabelled_roots=(synth_ff,),
+          progress=False)
+    info = json.loads((tmp_path / "with" / "train.json").read_text())
+    assert info["labelled_real"] == [str(synth_ff)] and info["labelled_real_frames"] > 0
+    train(config, synth_vox, tmp_path / "without", progress=False)
+    a, b = (torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["state_dict"] for run in ("with", "without"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the real frames changed what was learnt
+    with pytest.raises(ValueError, match="real_share"):
+        DetectorConfig(real_share=1.5)
+
+
 def test_config_rejects_bad_settings():
     with pytest.raises(ValueError, match="unknown detector variant"):
         DetectorConfig(variant="FAN4+SBR")

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from s2d import landmarks as lm
 from s2d.data import format as fmt
+from s2d.data.detections import annotations
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -51,13 +52,15 @@ class PairDataset(Dataset):
     """Random (source, driving) frame pairs of one video; deterministic given (seed, epoch, index)."""
 
     def __init__(self, root: str | Path, split: str = "train", repeats: int = 1, seed: int = 0,
-                 augment: Augment = Augment()):
+                 augment: Augment = Augment(), landmarks: str | Path | None = None):
+        """``landmarks``: a folder of detected landmarks (:mod:`s2d.data.detections`) used instead of the
+        annotated ones."""
         self.root = Path(root)
         self.split = split
         self.videos = fmt.video_ids(self.root, split)
         if not self.videos:
             raise fmt.DatasetError(f"{self.root / split} holds no videos")
-        self.annotations = {v: fmt.read_annotations(self.root, split, v) for v in self.videos}
+        self.annotations = {v: annotations(self.root, split, v, landmarks) for v in self.videos}
         self.repeats = repeats
         self.seed = seed
         self.epoch = 0

@@ -18,6 +18,9 @@ Three variants, named as in Table 5:
 Supervision comes from the ground-truth landmarks of a dataset in s2d's layout
 (SynthTalk), in place of the paper's WFLW (which has no pupils). All 74 points
 are supervised in every frame, hidden ones included (SynthTalk knows where they are).
+Real frames join them when ``labelled_roots`` are given (the prepared real clips,
+labelled by MediaPipe FaceMesh with iris): ``real_share`` of every batch comes from
+them. The ``paper`` profile reads WFLW instead (:mod:`s2d.detector.wflw`).
 
 Inputs: frames are resized (bilinear, antialiased) to ``input_size`` square pixels
 whatever their size; coordinates travel in normalised form (see
@@ -62,6 +65,7 @@ from s2d.detector.decode import (
 )
 from s2d.detector.fan import FAN, FAN4_DEPTH, FAN4_FEATURES, FAN4_STACKS, from_pretrained_fan4
 from s2d.detector.sbr import sbr_loss, track_batch
+from s2d.detector.wflw import WFLWLabelled, is_wflw
 from s2d.io import atomic_path, write_json
 from s2d.runtime import git_commit, pick_device, seed_everything
 
@@ -89,6 +93,7 @@ class DetectorConfig:
     steps: int = 20_000
     batch_size: int = 16  # labelled frames per step
     lr: float = 1e-4  # Adam
+    real_share: float = 0.25  # fraction of each labelled batch from labelled_roots (real frames), when given
     flip_prob: float = 0.5  # horizontal flips of labelled frames (landmarks mirrored, left/right swapped)
     heatmap_sigma: float = 1.0  # heatmap pixels: FAN4's target maps and the DSNT regulariser's Gaussian
     dsnt_reg_weight: float = 1.0  # Nibali et al.'s lambda
@@ -111,9 +116,9 @@ class DetectorConfig:
         if self.steps < 1 or self.batch_size < 1 or self.sbr_pairs < 1:
             raise ValueError(f"steps, batch_size and sbr_pairs must be >= 1, "
                              f"got {self.steps}, {self.batch_size}, {self.sbr_pairs}")
-        if not 0 <= self.sbr_start < 1 or not 0 <= self.flip_prob <= 1:
-            raise ValueError(f"sbr_start must be in [0, 1) and flip_prob in [0, 1], "
-                             f"got {self.sbr_start}, {self.flip_prob}")
+        if not 0 <= self.sbr_start < 1 or not 0 <= self.flip_prob <= 1 or not 0 <= self.real_share <= 1:
+            raise ValueError(f"sbr_start must be in [0, 1), flip_prob and real_share in [0, 1], "
+                             f"got {self.sbr_start}, {self.flip_prob}, {self.real_share}")
 
     @property
     def uses_dsnt(self) -> bool:
@@ -132,7 +137,7 @@ PROFILES: dict[str, DetectorConfig] = {
     "paper": DetectorConfig(),
     "cpu": DetectorConfig(input_size=128, stacks=2, features=64, steps=300, batch_size=8, lr=1e-3, sbr_pairs=4),
     "smoke": DetectorConfig(input_size=64, stacks=1, features=32, depth=2, steps=40, batch_size=8, lr=2e-3,
-                            sbr_pairs=2, lk_window=9),
+                            sbr_pairs=2, lk_window=9, real_share=0.0),
 }
 
 
@@ -173,15 +178,18 @@ class _Labelled:
         self.frames = np.concatenate(list(self.by_video.values()))
         self.landmarks = np.concatenate(points).astype(np.float32)
 
-    def batch(self, rng: np.random.Generator, size: int, flip_prob: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random frames ``(B, 3, H, W)`` in [0, 1] and their normalised landmarks ``(B, 74, 2)``."""
+    def batch(self, rng: np.random.Generator, size: int,
+              flip_prob: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Random frames ``(B, 3, H, W)`` in [0, 1], their normalised landmarks ``(B, 74, 2)`` and the
+        landmarks' loss weights ``(B, 74)`` (all 1: every point is known)."""
         index = rng.integers(len(self.frames), size=size)
         flips = rng.random(size) < flip_prob
         frames, points = self.frames[index].copy(), self.landmarks[index].copy()
         height, width = frames.shape[1:3]
         frames[flips] = frames[flips][:, :, ::-1]
         points[flips] = lm.flip_horizontal(points[flips], width)
-        return to_tensor(frames), torch.from_numpy(to_normalised(points, height, width))
+        return (to_tensor(frames), torch.from_numpy(to_normalised(points, height, width)),
+                torch.ones(size, lm.NUM_LANDMARKS))
 
 
 class _FramePairs:
@@ -221,22 +229,30 @@ def _pair_batch(sources: list[_FramePairs], rng: np.random.Generator, count: int
 # ----------------------------------------------------------------------------- losses
 
 
-def supervised_losses(config: DetectorConfig, outputs: list[torch.Tensor],
-                      targets: torch.Tensor) -> dict[str, torch.Tensor]:
+def supervised_losses(config: DetectorConfig, outputs: list[torch.Tensor], targets: torch.Tensor,
+                      weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The variant's supervised terms, summed over the stacks (intermediate supervision).
 
     ``outputs``: each stack's heatmaps ``(B, L, h, w)``; ``targets``: normalised
-    landmarks ``(B, L, 2)``. FAN4: ``heatmap`` (MSE to Gaussian maps); DSNT
-    variants: ``coords`` (mean Euclidean distance, normalised units) and ``regulariser`` (JS).
+    landmarks ``(B, L, 2)``; ``weights``: ``(B, L)``, 0 for points a dataset does not
+    label (WFLW's iris edges), default all 1. FAN4: ``heatmap`` (MSE to Gaussian maps);
+    DSNT variants: ``coords`` (mean Euclidean distance, normalised units) and
+    ``regulariser`` (JS); each a weighted mean over the points.
     """
+    weights = torch.ones(targets.shape[:2], device=targets.device) if weights is None else weights
+    total = weights.sum().clamp(min=1)
+
+    def mean(per_point: torch.Tensor) -> torch.Tensor:
+        return (per_point * weights).sum() / total
+
     if not config.uses_dsnt:
         goal = gaussian_heatmaps(targets, *outputs[0].shape[-2:], sigma=config.heatmap_sigma)
-        return {"heatmap": sum(F.mse_loss(heatmaps, goal) for heatmaps in outputs)}
+        return {"heatmap": sum(mean(((heatmaps - goal) ** 2).mean(dim=(-2, -1))) for heatmaps in outputs)}
     coords = regulariser = torch.zeros((), device=targets.device)
     for heatmaps in outputs:
         probabilities = softmax_heatmaps(heatmaps)
-        coords = coords + torch.linalg.vector_norm(dsnt(probabilities) - targets, dim=-1).mean()
-        regulariser = regulariser + js_regulariser(probabilities, targets, config.heatmap_sigma).mean()
+        coords = coords + mean(torch.linalg.vector_norm(dsnt(probabilities) - targets, dim=-1))
+        regulariser = regulariser + mean(js_regulariser(probabilities, targets, config.heatmap_sigma))
     return {"coords": coords, "regulariser": regulariser}
 
 
@@ -272,11 +288,14 @@ def _initialise(model: FAN, config: DetectorConfig) -> tuple[bool, str]:
 
 
 def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
-          unlabelled_roots: tuple[str | Path, ...] = (), progress: bool = True) -> Path:
+          unlabelled_roots: tuple[str | Path, ...] = (), labelled_roots: tuple[str | Path, ...] = (),
+          progress: bool = True) -> Path:
     """Train ``config.variant`` on the train split of ``data_root`` into ``out_dir``; return the checkpoint path.
 
     ``unlabelled_roots``: further datasets in s2d's layout whose train videos feed
     the SBR loss without their labels (ignored by the variants without SBR).
+    ``labelled_roots``: further labelled datasets (real frames with MediaPipe landmarks in s2d's
+    layout, or WFLW, :mod:`s2d.detector.wflw`) that give ``config.real_share`` of every labelled batch.
     Deterministic given ``config.seed``: step ``s`` draws its samples from
     ``np.random.default_rng([seed, s])``.
     """
@@ -288,6 +307,9 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     labelled = _Labelled(data_root, "train")
+    extra = [WFLWLabelled(root, "train", config.input_size) if is_wflw(root) else _Labelled(Path(root), "train")
+             for root in labelled_roots]
+    from_extra = round(config.real_share * config.batch_size) if extra else 0
     sources = []
     if config.uses_sbr:
         sources = [_FramePairs(data_root, "train", labelled.by_video)]
@@ -299,15 +321,20 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
     bar = tqdm(total=config.steps, desc=f"detector {config.variant}", unit="step", disable=not progress)
     for step in range(1, config.steps + 1):
         rng = np.random.default_rng([config.seed, step])
-        frames, targets = labelled.batch(rng, config.batch_size, config.flip_prob)
+        frames, targets, weights = labelled.batch(rng, config.batch_size - from_extra, config.flip_prob)
         inputs = [resize(frames, config.input_size)]
+        if from_extra:
+            source = extra[int(rng.integers(len(extra)))]
+            real_frames, real_targets, real_weights = source.batch(rng, from_extra, config.flip_prob)
+            inputs = [torch.cat([inputs[0], resize(real_frames, config.input_size)])]
+            targets, weights = torch.cat([targets, real_targets]), torch.cat([weights, real_weights])
         use_sbr = config.uses_sbr and step > sbr_from
         if use_sbr:
             frames_t, frames_next = _pair_batch(sources, rng, config.sbr_pairs, config.input_size)
             inputs += [frames_t, frames_next]
         outputs = model(torch.cat(inputs).to(device))
         b = config.batch_size
-        terms = supervised_losses(config, [o[:b] for o in outputs], targets.to(device))
+        terms = supervised_losses(config, [o[:b] for o in outputs], targets.to(device), weights.to(device))
         total = terms.get("heatmap", 0) + terms.get("coords", 0) + config.dsnt_reg_weight * terms.get("regulariser", 0)
         logged: dict[str, float] = {}
         if use_sbr:
@@ -338,7 +365,9 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
         "stopped_early": steps_done < config.steps, "wall_time_s": round(time.perf_counter() - began, 2),
         "pretrained": pretrained, "start": start, "config": dataclasses.asdict(config),
         "data": str(data_root), "unlabelled": [str(r) for r in unlabelled_roots] if config.uses_sbr else [],
-        "labelled_frames": len(labelled.frames), "parameters": sum(p.numel() for p in model.parameters()),
+        "labelled_frames": len(labelled.frames), "labelled_real": [str(r) for r in labelled_roots],
+        "labelled_real_frames": sum(len(e.faces) if isinstance(e, WFLWLabelled) else len(e.frames) for e in extra),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device), "git_commit": git_commit(), "s2d_version": __version__,
     })
     return ckpt_path

@@ -41,7 +41,7 @@ class DenseMotion:
 
 
 class GlobalBranch(nn.Module):
-    """M_G: the whole image at ``motion_scale`` of its size, all 74 landmarks; a full-size motion map."""
+    """M_G: the whole image at ``motion_scale`` of its size, all its landmarks; a full-size motion map."""
 
     def __init__(self, size: int, num_landmarks: int, scale: float, block_expansion: int, max_features: int,
                  num_blocks: int, adain: bool, add_motion: bool):
@@ -69,9 +69,9 @@ class LocalBranch(nn.Module):
     """
 
     def __init__(self, region: str, crop: int, block_expansion: int, max_features: int, num_blocks: int,
-                 adain: bool, add_motion: bool):
+                 adain: bool, add_motion: bool, num_landmarks: int = lm.NUM_LANDMARKS):
         super().__init__()
-        self.region = list(lm.REGIONS[region])
+        self.region = [i for i in lm.REGIONS[region] if i < num_landmarks]  # 68 points: no pupils, no iris
         self.crop = crop
         self.net = LandmarkHourglass(3, 3, crop, 2 * len(self.region), block_expansion, max_features,
                                      num_blocks, adain, add_motion)
@@ -119,22 +119,28 @@ def fuse_local(global_grid: torch.Tensor, local_grid: torch.Tensor, mask: torch.
 
 
 class DenseMotionGenerator(nn.Module):
-    """F^k from (S_I, S_lm, D_lm): the global branch, optionally refined by the three local branches."""
+    """F^k from (S_I, S_lm, D_lm): the global branch, optionally refined by the three local branches.
+
+    Landmarks come in s2d's 74-point order; a generator built for ``num_landmarks=68`` reads
+    the 68 iBUG points only (Table 5's models, trained on 68-point detectors).
+    """
 
     def __init__(self, size: int, num_landmarks: int, block_expansion: int, max_features: int, motion_blocks: int,
                  motion_scale: float, local_crop: int, adain: bool, add_motion: bool, local_branches: bool):
         super().__init__()
+        self.num_landmarks = num_landmarks
         self.global_branch = GlobalBranch(size, num_landmarks, motion_scale, block_expansion, max_features,
                                           motion_blocks, adain, add_motion)
         crop = max(8, round(local_crop * size / 256))
         local_blocks = max(1, min(3, crop.bit_length() - 4))  # 16 px -> 1 level, 64 px -> 3 levels
         self.local_branches = nn.ModuleList(
             LocalBranch(region, crop, max(8, block_expansion // 2), max_features // 2, local_blocks, adain,
-                        add_motion)
+                        add_motion, num_landmarks)
             for region in REGION_ORDER
         ) if local_branches else None
 
     def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> DenseMotion:
+        source_lm, driving_lm = source_lm[:, : self.num_landmarks], driving_lm[:, : self.num_landmarks]
         global_grid = self.global_branch(source, source_lm, driving_lm)
         grid = global_grid
         batch, _, height, width = source.shape

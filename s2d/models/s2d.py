@@ -29,9 +29,12 @@ class S2DModel(nn.Module):
     def __init__(self, config: Config):
         super().__init__()
         m, size = config.model, config.data.resolution
+        if m.landmark_points not in (68, 74):
+            raise ValueError(f"model.landmark_points must be 74 (s2d's landmarks) or 68 (iBUG only), "
+                             f"got {m.landmark_points}")
         self.resolution = size
         self.dense_motion = DenseMotionGenerator(
-            size, config.data.num_landmarks, m.block_expansion, m.max_features, m.motion_blocks, m.motion_scale,
+            size, m.landmark_points, m.block_expansion, m.max_features, m.motion_blocks, m.motion_scale,
             m.local_crop, m.adain, m.add_motion, m.local_branches,
         )
         self.generator = ImageGenerator(m.block_expansion, m.max_features, m.num_down_blocks,
