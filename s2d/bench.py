@@ -15,7 +15,7 @@ import torch
 import torch.utils.benchmark as benchmark
 from tqdm.auto import tqdm
 
-from s2d.config import PROFILES, load_config
+from s2d.config import ARCHITECTURES, PROFILES, load_config
 from s2d.io import atomic_path
 from s2d.runtime import environment, pick_device
 
@@ -49,25 +49,29 @@ def conv_reference(device: torch.device, min_run_time: float = 0.5) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def model_cost(profile: str) -> dict[str, float]:
-    """Parameters and forward FLOPs per generated frame of the S2D model of a profile."""
+def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
+    """Parameters and forward FLOPs per generated frame of a profile's model: S2D, or the ``first-order`` or
+    ``monkey-net`` baseline at the same widths. A baseline's frame counts one forward: the keypoints of
+    the source and of the driving frame, the dense motion and the generator."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2d.models.s2d import S2DModel
+    from s2d.baselines import build_model
 
-    config = load_config(profile)
-    model = S2DModel(config).eval()
+    config = load_config(profile, [f"model.architecture={architecture}"])
+    model = build_model(config).eval()
     size = config.data.resolution
     image = torch.rand(1, 3, size, size)
     points = size * (0.3 + 0.4 * torch.rand(1, config.data.num_landmarks, 2))
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model(image, points, points)
+        model(image, points, points) if architecture == "s2d" else model(image, torch.rand(1, 3, size, size))
+    detector = getattr(model, "keypoint_detector", None)
     return {
-        "model": "s2d",
+        "model": architecture,
         "profile": profile,
         "resolution": size,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "keypoint_detector_parameters": sum(p.numel() for p in detector.parameters()) if detector is not None else 0,
         "dense_motion_parameters": sum(p.numel() for p in model.dense_motion.parameters()),
         "generator_parameters": sum(p.numel() for p in model.generator.parameters()),
         "gflops_per_frame": counter.get_total_flops() / 1e9,
@@ -85,5 +89,6 @@ def run(out_dir: str | Path) -> list[Path]:
         table.to_csv(tmp, index=False, float_format="%.4g")
     models = Path(out_dir) / "models.csv"
     with atomic_path(models) as tmp:
-        pd.DataFrame([model_cost(p) for p in PROFILES]).to_csv(tmp, index=False, float_format="%.4g")
+        rows = [model_cost(p, a) for p in PROFILES for a in ARCHITECTURES]
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4g")
     return [machine, models]

@@ -38,8 +38,9 @@ def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str,
     if config is not None:
         for section in ("model", "data"):
             theirs, ours = state["config"][section], getattr(config, section).__dict__
+            defaults = type(getattr(config, section))().__dict__  # a key older than the checkpoint: its default
             keys = ("resolution", "num_landmarks") if section == "data" else tuple(ours)
-            diff = [k for k in keys if theirs.get(k) != ours[k]]
+            diff = [k for k in keys if theirs.get(k, defaults[k]) != ours[k]]
             if diff:
                 raise CheckpointError(
                     f"{path} was trained with other {section} settings ({', '.join(f'{section}.{k}' for k in diff)}; "
@@ -49,11 +50,12 @@ def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str,
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu"):
-    """The trained S2D model of a checkpoint, in eval mode on ``device``, and its config."""
-    from s2d.models.s2d import S2DModel
+    """The trained model of a checkpoint (S2D, or the baseline its ``model.architecture`` names), in eval
+    mode on ``device``, and its config."""
+    from s2d.baselines import build_model
 
     state = load_checkpoint(path)
     config = config_from_dict(state["config"], origin=str(path))
-    model = S2DModel(config)
+    model = build_model(config)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

@@ -30,6 +30,10 @@ import yaml
 
 PROFILES_DIR = Path(__file__).resolve().parent / "configs"
 PROFILES = ("smoke", "cpu", "paper")
+ARCHITECTURES = ("s2d", "first-order", "monkey-net")  # model.architecture: S2D or a baseline of Tables 1-3
+
+
+CHOICES = {"model.architecture": ARCHITECTURES}  # fields with a fixed set of values
 
 
 class ConfigError(ValueError):
@@ -51,8 +55,16 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The dense motion generator and the image generator (Sec. 3, Fig. 1)."""
+    """The dense motion generator and the image generator (Sec. 3, Fig. 1).
 
+    ``architecture`` picks the motion model: S2D's, or a keypoint baseline of Tables 1-3
+    (:mod:`s2d.baselines`: FOMM, Monkey-Net) with the same image generator; the baselines
+    use ``block_expansion``, ``max_features``, ``motion_blocks`` and ``motion_scale`` for
+    their keypoint detector and dense motion hourglasses, and ignore S2D's switches.
+    """
+
+    architecture: str = "s2d"  # s2d | first-order | monkey-net
+    num_keypoints: int = 10  # keypoint baselines: K (FOMM vox-256: 10)
     block_expansion: int = 64
     max_features: int = 512
     num_down_blocks: int = 2  # image generator encoder depth
@@ -63,6 +75,7 @@ class ModelConfig:
     add_motion: bool = True  # Sec. 3.2, Add_Motion layer
     local_branches: bool = True  # Eq. (3), eye/brow and mouth branches
     motion_to_generator: bool = True  # dense motion map concatenated to the generator input
+    landmark_points: int = 74  # landmarks the motion generator reads: 74, or 68 (iBUG only, no pupils: Table 5)
     num_bottleneck_blocks: int = 6  # residual blocks of the image generator
     disc_scales: list[float] = field(default_factory=lambda: [1.0])
     disc_block_expansion: int = 32
@@ -80,7 +93,9 @@ class LossConfig:
     perceptual_layers: int = 5  # VGG-19 layers relu1_1 .. relu5_1 used, from the first
     l1: float = 1.0
     gan: float = 1.0  # Eq. (5), Eq. (6)
-    parsing: float = 1.0  # Eq. (7), differentiable surrogate
+    parsing: float = 1.0  # Eq. (7), differentiable surrogate; S2D only
+    equivariance_value: float = 10.0  # keypoint baselines: FOMM's equivariance losses (vox-256: 10 and 10)
+    equivariance_jacobian: float = 10.0  # first-order only
 
 
 @dataclass
@@ -243,6 +258,11 @@ def _build(cls: type, raw: dict[str, Any], origin: str, prefix: str) -> Any:
                 f"valid keys{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(names)}"
             )
         kwargs[key] = _coerce(hints[key], value, dotted, where)
+        if dotted in CHOICES and kwargs[key] not in CHOICES[dotted]:
+            raise ConfigError(
+                f"{where}: field '{dotted}' must be one of {', '.join(CHOICES[dotted])}, got {value!r}"
+                f"{_did_you_mean(str(value), CHOICES[dotted])}"
+            )
     return cls(**kwargs)
 
 

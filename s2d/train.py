@@ -1,5 +1,9 @@
 """``s2d train``: train the S2D model (Sec. 3.4) on a dataset in s2d's layout.
 
+``model.architecture`` picks S2D or a keypoint baseline (FOMM, Monkey-Net, :mod:`s2d.baselines`):
+the baselines are driven by the driving frame instead of landmarks and add FOMM's equivariance
+losses; the rest (sample stream, logs, checkpoints, resume, DDP) is the same.
+
 - Adam with learning-rate milestones; batch size and steps from the profile.
 - A tqdm bar with the losses; ``losses.csv`` with every step's loss terms.
 - ``checkpoint.pt`` (models, optimisers, schedulers, step, RNG states, config, code
@@ -21,11 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from s2d import __version__
+from s2d.baselines import build_model
+from s2d.baselines.equivariance import RandomTransform, equivariance_losses
 from s2d.checkpoint import MODEL_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from s2d.config import Config
 from s2d.data.format import PARSING_LABELS
@@ -39,10 +46,10 @@ from s2d.losses import (
     parsing_prior_loss,
 )
 from s2d.models.discriminator import MultiScaleDiscriminator
-from s2d.models.s2d import S2DModel
 from s2d.runtime import git_commit, pick_device, seed_everything
 
-LOSS_COLUMNS = ("perceptual", "l1", "gan", "parsing", "total", "discriminator")
+LOSS_COLUMNS = ("perceptual", "l1", "gan", "parsing", "equivariance_value", "equivariance_jacobian", "total",
+                "discriminator")
 
 
 class _SampleStream(Dataset):
@@ -82,17 +89,23 @@ def _init_distributed(device: torch.device) -> _Dist:
     return _Dist(dist.get_rank(), world)
 
 
-def build_models(config: Config) -> tuple[S2DModel, MultiScaleDiscriminator | None]:
+def build_models(config: Config) -> tuple[nn.Module, MultiScaleDiscriminator | None]:
+    """The generator network of ``model.architecture`` (S2DModel, or a KeypointAnimator baseline) and,
+    when the GAN loss is on, the discriminator."""
     m = config.model
-    model = S2DModel(config)
+    model = build_model(config)
     disc = (MultiScaleDiscriminator(m.disc_scales, m.disc_block_expansion, m.disc_max_features, m.disc_blocks)
             if config.loss.gan > 0 else None)
     return model, disc
 
 
 def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bool = False,
-          progress: bool = True) -> Path:
-    """Train on ``data_root`` (train split) into ``out_dir``; return the checkpoint path."""
+          progress: bool = True, landmarks: str | Path | None = None) -> Path:
+    """Train on ``data_root`` (train split) into ``out_dir``; return the checkpoint path.
+
+    ``landmarks``: a folder of detected landmarks (:mod:`s2d.data.detections`) to learn from
+    instead of the dataset's annotated ones (Table 5).
+    """
     device = pick_device(config.device)
     ddp = _init_distributed(device)
     if device.type == "cuda" and ddp.world > 1:
@@ -138,7 +151,7 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
 
     net_g = DistributedDataParallel(model) if ddp.world > 1 else model
     net_d = DistributedDataParallel(disc) if (disc is not None and ddp.world > 1) else disc
-    pairs = PairDataset(data_root, "train", seed=config.seed)
+    pairs = PairDataset(data_root, "train", seed=config.seed, landmarks=landmarks)
     stream = _SampleStream(pairs, config.seed)
     batches = [list(range(s * t.batch_size + ddp.rank * local_batch, s * t.batch_size + (ddp.rank + 1) * local_batch))
                for s in range(start, t.steps)]
@@ -153,7 +166,7 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     bar = tqdm(total=t.steps, initial=start, desc="train", unit="step", disable=not (progress and ddp.main))
     for step, batch in enumerate(loader, start=start + 1):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        losses = _train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch)
+        losses = _train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
         sched_g.step()
         if sched_d is not None:
             sched_d.step()
@@ -169,10 +182,12 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     bar.close()
     if ddp.main:
         write_json(out_dir / "train.json", {
-            "model": MODEL_NAME, "profile": config.profile, "steps": t.steps, "resumed_from": start,
+            "model": MODEL_NAME, "architecture": config.model.architecture, "profile": config.profile,
+            "steps": t.steps, "resumed_from": start,
             "wall_time_s": round(time.perf_counter() - began, 2), "device": str(device), "processes": ddp.world,
             "parameters": sum(p.numel() for p in model.parameters()),
             "perceptual_backbone": config.loss.perceptual_backbone, "data": str(data_root),
+            "landmarks": str(landmarks) if landmarks else "annotations",
             "git_commit": git_commit(), "s2d_version": __version__,
         })
     if ddp.world > 1:
@@ -180,18 +195,46 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     return ckpt_path
 
 
-def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict) -> dict[str, float]:
+def _step_generator(config: Config, step: int, ddp: _Dist) -> torch.Generator:
+    """The random numbers of one step (the baselines' equivariance transforms): a pure function of
+    (seed, step, rank) like the sample stream, so a resumed run draws what an uninterrupted one did."""
+    seed = int(np.random.default_rng([config.seed, 2_000_003, step, ddp.rank]).integers(2**62))
+    return torch.Generator().manual_seed(seed)
+
+
+def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict,
+                generator: torch.Generator | None = None) -> dict[str, float]:
+    """One generator (and discriminator) update; ``generator`` draws the baselines' random transforms
+    (the global RNG when None)."""
     w = config.loss
     net_g.train()
-    out = net_g(batch["source"], batch["source_landmarks"], batch["driving_landmarks"])
+    keypoints = config.model.architecture != "s2d"
+    if keypoints:  # FOMM / Monkey-Net: driven by the driving frame itself, equivariance on its keypoints
+        transform = None
+        if w.equivariance_value > 0 or w.equivariance_jacobian > 0:
+            transform = RandomTransform(len(batch["driving"]), generator=generator, device=batch["driving"].device,
+                                        dtype=batch["driving"].dtype)
+        out = net_g(batch["source"], batch["driving"], transform)
+    else:
+        out = net_g(batch["source"], batch["source_landmarks"], batch["driving_landmarks"])
     pred, target = out.prediction, batch["driving"]
     terms = {"perceptual": perceptual(pred, target), "l1": l1_loss(pred, target)}
     if net_d is not None:
         terms["gan"] = generator_gan_loss(net_d(pred))
-    if w.parsing > 0 and "source_parsing" in batch:
+    # The parsing prior (Eq. 7) is S2D's: FOMM and Monkey-Net were trained without it, so the baselines
+    # skip it whatever loss.parsing says (their dense motion ``out.grid`` could take it, but then they
+    # would no longer be the published baselines).
+    if not keypoints and w.parsing > 0 and "source_parsing" in batch:
         terms["parsing"] = parsing_prior_loss(out.motion.grid, batch["source_parsing"], batch["driving_parsing"],
                                               len(PARSING_LABELS))
-    weights = {"perceptual": 1.0, "l1": w.l1, "gan": w.gan, "parsing": w.parsing}  # Eq. (8)
+    if keypoints and transform is not None:
+        value, jacobian = equivariance_losses(out.driving_keypoints, out.transformed_keypoints, transform)
+        if w.equivariance_value > 0:
+            terms["equivariance_value"] = value
+        if jacobian is not None and w.equivariance_jacobian > 0:
+            terms["equivariance_jacobian"] = jacobian
+    weights = {"perceptual": 1.0, "l1": w.l1, "gan": w.gan, "parsing": w.parsing,  # Eq. (8)
+               "equivariance_value": w.equivariance_value, "equivariance_jacobian": w.equivariance_jacobian}
     total = sum(weights[k] * v for k, v in terms.items())
     opt_g.zero_grad(set_to_none=True)
     total.backward()

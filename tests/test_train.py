@@ -1,6 +1,7 @@
 """The trainer: learning, logs and checkpoints, exact resume after a real kill, and two-process DDP."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -130,6 +131,16 @@ def test_evaluate_cli_compares_a_trained_model_with_the_baseline(synth_vox, tmp_
                  "--protocol", "faceforensics"]) == 0
     assert "l1_255" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_train_and_evaluate_cli_run_a_baseline(synth_vox, tmp_path, capsys):
+    from s2d.cli import main
+
+    assert main(["train", "--profile", "smoke", "--model", "monkey-net", "--data", str(synth_vox),
+                 "--out", str(tmp_path / "mn"), "--set", "train.steps=2"]) == 0
+    assert json.loads((tmp_path / "mn" / "train.json").read_text())["architecture"] == "monkey-net"
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "mn" / "checkpoint.pt"), "--data", str(synth_vox)]) == 0
+    assert "monkey-net (smoke)" in capsys.readouterr().out
 
 
 def test_zero_landmark_motion_stays_near_the_identity_warp_after_training(synth_vox, tmp_path):
