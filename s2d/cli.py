@@ -104,15 +104,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from s2d.data import synth
     from s2d.train import train
 
-    config = load_config(args.profile, args.overrides)
+    overrides = [*([f"model.architecture={args.model}"] if args.model else []), *(args.overrides or [])]
+    config = load_config(args.profile, overrides)
     data = Path(args.data) if args.data else synth.ensure("synth-vox", config, config.seed)[0]
-    path = train(config, data, args.out, resume=args.resume)
+    path = train(config, data, args.out, resume=args.resume, landmarks=args.landmarks)
     print(f"wrote {path}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from s2d import evaluate
+    from s2d.baselines import animator
     from s2d.checkpoint import load_model
     from s2d.data import synth
     from s2d.io import atomic_path
@@ -121,7 +123,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     device = pick_device()
     if args.checkpoint:
         model, config = load_model(args.checkpoint, device)
-        animate, name = model.animate, f"s2d ({config.profile})"
+        animate, name = animator(model), f"{config.model.architecture} ({config.profile})"
     else:
         from s2d.config import load_config
 
@@ -156,6 +158,24 @@ def _check_writable(out: Path) -> None:
         raise DatasetError(f"cannot write {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise DatasetError(f"cannot write {out}: {parent} is not writable")
+
+
+def _cmd_train_detector(args: argparse.Namespace) -> int:
+    from s2d.detector.train import profile_config, train
+
+    try:
+        config = profile_config(args.profile, args.variant, seed=args.seed)
+    except ValueError as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+    for root in (args.data, *args.labelled, *args.unlabelled):
+        if not Path(root).is_dir():
+            print(f"s2d: error: {root} is not a folder", file=sys.stderr)
+            return 2
+    path = train(config, args.data, args.out, unlabelled_roots=tuple(args.unlabelled),
+                 labelled_roots=tuple(args.labelled))
+    print(f"wrote {path}")
+    return 0
 
 
 def _cmd_landmarks(args: argparse.Namespace) -> int:
@@ -247,16 +267,22 @@ def build_parser() -> argparse.ArgumentParser:
                "  s2d train --profile smoke --out runs/smoke\n"
                "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-seed0 --out runs/cpu\n"
                "  s2d train --profile cpu --out runs/no-local --set model.local_branches=false\n"
+               "  s2d train --profile cpu --model first-order --out runs/fomm      # a baseline of Tables 1-3\n"
                "  s2d train --profile cpu --out runs/cpu --resume          # continue after an interruption\n"
                "  torchrun --nproc_per_node 2 -m s2d train --profile paper --data data/vox --out runs/paper",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", default="s2d", choices=["s2d"], help="which model (default: s2d)")
+    p.add_argument("--model", default=None, choices=["s2d", "first-order", "monkey-net"],
+                   help="which model: S2D, or a keypoint baseline of Tables 1-3 (default: the profile's, s2d); "
+                        "the same as --set model.architecture=NAME")
     _add_profile_args(p)
     p.add_argument("--data", default=None,
                    help="dataset root (default: the profile's synth-vox SynthTalk, built if missing)")
     p.add_argument("--out", required=True, help="run folder for checkpoint.pt, losses.csv, train.json")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt exactly")
+    p.add_argument("--landmarks", default=None, metavar="DIR",
+                   help="learn from a detector's landmarks (a folder written by s2d.data.detections.detect_dataset) "
+                        "instead of the dataset's annotations; with --set model.landmark_points=68 as Table 5")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -299,6 +325,29 @@ def build_parser() -> argparse.ArgumentParser:
     from s2d.data.prepare import add_prepare_command
 
     add_prepare_command(data_sub)
+
+    p = sub.add_parser(
+        "train-detector", help="train one of our landmark detectors (FAN4, FAN4+DSNT, FAN4+DSNT+SBR)",
+        description="Train a detector variant of Table 5 (s2d/detector/train.py) at a profile's size on the\n"
+                    "labelled train split of --data (s2d's layout, 74 landmarks), plus labelled real frames\n"
+                    "(--labelled: a dataset in s2d's layout such as data/real, or WFLW's folder) and\n"
+                    "unlabelled videos for SBR (--unlabelled). make reproduce does this for its tables.",
+        epilog="examples:\n"
+               "  s2d train-detector --variant FAN4+DSNT+SBR --data data/synthtalk/synth-vox-cpu-seed0 "
+               "--labelled data/real --unlabelled data/real --out runs/detector\n"
+               "  s2d train-detector --profile paper --data data/vox --labelled /data/WFLW --out runs/fan4-paper",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--variant", default="FAN4+DSNT+SBR", choices=["FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR"])
+    p.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="detector size (default: cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", required=True, help="labelled dataset in s2d's layout (its train split)")
+    p.add_argument("--labelled", nargs="*", default=[], metavar="DIR",
+                   help="further labelled frames: s2d-layout datasets or a WFLW folder (real_share of each batch)")
+    p.add_argument("--unlabelled", nargs="*", default=[], metavar="DIR",
+                   help="videos in s2d's layout whose consecutive frames feed SBR (FAN4+DSNT+SBR only)")
+    p.add_argument("--out", required=True, help="run folder for checkpoint.pt, losses.csv, train.json")
+    p.set_defaults(func=_cmd_train_detector)
 
     p = sub.add_parser(
         "landmarks", help="detect the 74 landmarks on every frame of a video",

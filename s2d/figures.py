@@ -87,6 +87,8 @@ def drive(animate, root: str | Path, source_video: str, driving_video: str, spli
 
     The same video drives itself with its own landmarks (Table 1); another person's
     video drives it by relative motion (Table 2, :func:`s2d.evaluate.relative_landmarks`).
+    A frame-driven animator (the keypoint baselines, :func:`s2d.baselines.animator`) gets the
+    driving frames instead, and the first of them for relative motion.
     Returns ``source`` (H, W, 3), ``driving`` and ``generated`` (T, H, W, 3).
     """
     from s2d.evaluate import relative_landmarks
@@ -94,17 +96,23 @@ def drive(animate, root: str | Path, source_video: str, driving_video: str, spli
     source = VideoFrames(root, split, source_video)
     driving = VideoFrames(root, split, driving_video)
     first = source[0]
+    real = torch.stack([driving[i]["image"] for i in range(len(driving))])
     wanted = driving.annotations["landmarks"]
-    if source_video != driving_video:
+    relative = source_video != driving_video
+    if relative:
         wanted = relative_landmarks(source.annotations["landmarks"][0], wanted, wanted[0])
     wanted = torch.as_tensor(wanted, dtype=torch.float32)
     generated = []
-    for start in range(0, len(wanted), batch):
-        targets = wanted[start:start + batch]
-        n = len(targets)
-        generated.append(_uint8(animate(first["image"][None].expand(n, -1, -1, -1),
-                                        first["landmarks"][None].expand(n, -1, -1), targets)))
-    real = torch.stack([driving[i]["image"] for i in range(len(driving))])
+    with torch.inference_mode():
+        for start in range(0, len(wanted), batch):
+            targets = wanted[start:start + batch]
+            n = len(targets)
+            image = first["image"][None].expand(n, -1, -1, -1)
+            if getattr(animate, "driven_by_frames", False):
+                out = animate(image, real[start:start + batch], real[:1].expand(n, -1, -1, -1) if relative else None)
+            else:
+                out = animate(image, first["landmarks"][None].expand(n, -1, -1), targets)
+            generated.append(_uint8(out))
     return {"source": _uint8(first["image"][None])[0], "driving": _uint8(real), "generated": np.concatenate(generated)}
 
 

@@ -23,15 +23,26 @@ import pandas as pd
 
 from s2d.checkpoint import load_checkpoint
 from s2d.config import Config
-from s2d.data import synth
+from s2d.data import detections, synth
 from s2d.evaluate import Evaluation
 from s2d.io import atomic_path, write_json
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parent
-TRAINING_CODE = ("models", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py")
-EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py")
+TRAINING_CODE = ("models", "baselines", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py",
+                 "data/detections.py")
+EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py", "data/detections.py")
+DETECTOR_CODE = ("detector", "data/loaders.py")
 RUNS_ROOT = Path("runs")
+REAL_ROOT = Path("data/real")  # the prepared real clips (make data-real), MediaPipe-labelled
+
+# Table 5's right half: S2D trained and tested on each detector's landmarks (68 points, the
+# perceptual loss only, Sec. 4.3.2), for the paper's four detectors (MediaPipe's row, beyond the
+# paper, has the detector columns only: one more model would not fit the cpu profile's hour).
+TABLE5_DETECTORS = ("dlib", "FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR")
+AKD_DETECTOR = "FAN4+DSNT+SBR"
+# Tables 1-3's baselines (issue 8): architecture -> the paper's row
+BASELINES = {"first-order": "First-order (2019)", "monkey-net": "Monkey-Net (2019)"}  # AKD in Tables 1-4 uses the paper's final detector, as the paper does
 
 if TYPE_CHECKING:  # the detector package loads its baselines' libraries; import it where it is used
     from s2d.detector.train import DetectorConfig
@@ -59,6 +70,7 @@ class ModelRun:
     variant: str
     data_seed: int  # the dataset is the profile's, whatever the model's seed: every seed is tested alike
     used_by: str
+    detector: str | None = None  # learn from (and test with) this detector's landmarks instead of the annotations
 
 
 def slug(setting: str) -> str:
@@ -83,10 +95,34 @@ def ablation_run(config: Config, setting: str, seed: int) -> ModelRun:
     return ModelRun(f"ablation-{slug(setting)}-seed{seed}", cfg, "synth-vox", config.seed, "Table 4")
 
 
+def baseline_run(config: Config, architecture: str, variant: str, seed: int) -> ModelRun:
+    """A keypoint baseline of Tables 1-3 (:mod:`s2d.baselines`) on the data, schedule and losses of S2D."""
+    if architecture not in BASELINES:
+        raise KeyError(f"baselines are {', '.join(BASELINES)}, not {architecture!r}")
+    cfg = replace(config, seed=seed, data=replace(config.data, dataset=variant),
+                  model=replace(config.model, architecture=architecture))
+    used_by = "Tables 1 and 2" if variant == "synth-vox" else "Table 3"
+    return ModelRun(f"{architecture}-{variant}-seed{seed}", cfg, variant, config.seed, used_by)
+
+
+def detector_model_run(config: Config, detector: str) -> ModelRun:
+    """Table 5's right half: S2D learning from ``detector``'s 68 iBUG points with the perceptual loss only."""
+    if detector not in TABLE5_DETECTORS:
+        raise KeyError(f"Table 5 trains S2D on {', '.join(TABLE5_DETECTORS)}, not {detector!r}")
+    cfg = replace(config, data=replace(config.data, dataset="synth-vox"),
+                  model=replace(config.model, landmark_points=68),
+                  loss=replace(config.loss, l1=0.0, gan=0.0, parsing=0.0))
+    return ModelRun(f"table5-{slug(detector)}-seed{config.seed}", cfg, "synth-vox", config.seed, "Table 5", detector)
+
+
 def model_runs(config: Config) -> list[ModelRun]:
-    """Every model the profile's tables need, each once, in training order."""
+    """Every S2D model the profile's tables need, each once, in training order."""
     wanted = [main_run(config, "synth-vox", config.seed), main_run(config, "synth-ff", config.seed)]
     wanted += [ablation_run(config, setting, seed) for seed in config.seeds for setting in ABLATIONS]
+    for architecture in BASELINES:
+        wanted += [baseline_run(config, architecture, "synth-vox", seed) for seed in config.seeds]
+    wanted += [baseline_run(config, "first-order", "synth-ff", config.seed)]  # Table 3 has no Monkey-Net row
+    wanted += [detector_model_run(config, detector) for detector in TABLE5_DETECTORS]
     return list({run.name: run for run in wanted}.values())
 
 
@@ -108,8 +144,10 @@ def training_fingerprint(config: Config) -> str:
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def run_key(config: Config, data_root: Path) -> str:
+def run_key(config: Config, data_root: Path, landmarks: Path | None = None) -> str:
     blob = f"{training_fingerprint(config)}:{code_version()}:{synth.fingerprint(data_root)}"
+    if landmarks is not None:
+        blob += f":{detections.fingerprint(landmarks)}"
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -120,14 +158,26 @@ def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
 
 
 def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
-            progress: bool = True) -> tuple[Path, bool]:
-    """The checkpoint of ``config`` trained on ``data_root``, and whether it was trained now."""
+            progress: bool = True, landmarks: Path | None = None) -> tuple[Path, bool]:
+    """The checkpoint of ``config`` trained on ``data_root`` (with the detected ``landmarks`` if given),
+    and whether it was trained now."""
     data_root = Path(data_root)
-    out = runs_root / config.profile / f"{name}-{run_key(config, data_root)}"
+    out = runs_root / config.profile / f"{name}-{run_key(config, data_root, landmarks)}"
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file() and load_checkpoint(ckpt, config)["step"] >= config.train.steps:
         return ckpt, False
-    return train(config, data_root, out, resume=True, progress=progress), True
+    return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
+
+
+def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
+                progress: bool = True) -> tuple[Path, Path | None, bool]:
+    """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
+    it was trained now. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    data = data_for(run, data_root, progress)
+    found = None if run.detector is None else detected_landmarks(run.config, run.detector, data, runs_root,
+                                                                 data_root, progress)
+    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found)
+    return ckpt, found, fresh
 
 
 def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation], settings: dict,
@@ -166,9 +216,15 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def real_data(root: Path = REAL_ROOT) -> Path | None:
+    """The prepared real clips when ``make data-real`` has made them, else None."""
+    return root if (root / "meta.json").is_file() else None
+
+
 @dataclass(frozen=True)
 class DetectorRun:
-    """One landmark detector of Table 5 to train: its name, settings and training data (SynthTalk)."""
+    """One landmark detector of Table 5 to train: its name, settings and training data (SynthTalk, and the
+    real clips of :data:`REAL_ROOT` when prepared)."""
 
     name: str
     config: DetectorConfig
@@ -186,14 +242,53 @@ def detector_runs(config: Config) -> list[DetectorRun]:
 
 
 def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_ROOT, profile: str = "cpu",
-                     progress: bool = True) -> tuple[Path, bool]:
-    """The checkpoint of a detector run (trained once per settings, detector code and data), and whether it was now."""
+                     progress: bool = True, real_root: Path | None = None) -> tuple[Path, bool]:
+    """The checkpoint of a detector run (trained once per settings, detector code and data), and whether it was now.
+
+    ``real_root`` (prepared real clips, MediaPipe-labelled) adds labelled real frames and, for SBR,
+    real consecutive frames, unless the profile's ``real_share`` is 0 (``smoke``).
+    """
     from s2d.detector.train import train as train_detector
 
+    real_root = real_root if run.config.real_share > 0 else None
     settings = json.dumps(asdict(run.config), sort_keys=True)
-    blob = f"{settings}:{code_version(('detector', 'data/loaders.py'))}:{synth.fingerprint(data_root)}"
+    blob = f"{settings}:{code_version(DETECTOR_CODE)}:{synth.fingerprint(data_root)}"
+    if real_root is not None:
+        blob += f":{_file_hash(real_root / 'meta.json')}"
     out = runs_root / profile / f"{run.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file() and (out / "train.json").is_file():
         return ckpt, False
-    return train_detector(run.config, data_root, out, progress=progress), True
+    real = () if real_root is None else (real_root,)
+    return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
+                          progress=progress), True
+
+
+def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path = RUNS_ROOT,
+                     progress: bool = True):
+    """Detector ``name`` as the profile's tables use it: a pretrained baseline, or one of ours trained
+    (cached) on the profile's synth-vox and the real clips. Returns ``(detector, checkpoint or None)``."""
+    from s2d.detector.registry import TRAINED, get_detector
+
+    if name not in TRAINED:
+        return get_detector(name), None
+    run = next(r for r in detector_runs(config) if r.config.variant == name)
+    vox = synth.ensure(run.variant, config, run.data_seed, data_root, progress)[0]
+    checkpoint, _ = trained_detector(run, vox, runs_root, config.profile, progress, real_data())
+    return get_detector(name, checkpoint), checkpoint
+
+
+def detector_identity(name: str, checkpoint: Path | None) -> str:
+    """What names a detector's output: its name and its weights (or its code, for the pretrained baselines)."""
+    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(("detector/baselines.py",))
+    return f"{name}:{weights}"
+
+
+def detected_landmarks(config: Config, name: str, data: Path, runs_root: Path = RUNS_ROOT,
+                       data_root: Path = Path("data/synthtalk"), progress: bool = True) -> Path:
+    """Detector ``name``'s landmarks on every frame of the dataset ``data`` (cached in ``runs/<profile>/landmarks``)."""
+    detector, checkpoint = profile_detector(config, name, data_root, runs_root, progress)
+    identity = detector_identity(name, checkpoint)
+    key = hashlib.sha256(f"{identity}:{synth.fingerprint(data)}:{code_version(('data/detections.py',))}".encode())
+    out = runs_root / config.profile / "landmarks" / f"{slug(name)}-{data.name}-{key.hexdigest()[:12]}"
+    return detections.detect_dataset(detector, data, out, identity=identity, progress=progress)

@@ -61,8 +61,12 @@ def test_model_plan_names_each_model_once_and_shares_the_table1_model():
     config = load_config("cpu")
     runs = pipeline.model_runs(config)
     names = [r.name for r in runs]
-    assert len(names) == len(set(names)) == 1 + len(pipeline.ABLATIONS) * len(config.seeds)
-    assert pipeline.ablation_run(config, pipeline.WITH_MOTION_CUE, 1) == pipeline.main_run(config, "synth-vox", 1)
+    baselines = len(pipeline.BASELINES) * len(config.seeds) + 1  # First-order on synth-ff too (Table 3)
+    assert len(names) == len(set(names)) == (1 + len(pipeline.ABLATIONS) * len(config.seeds) + baselines
+                                             + len(pipeline.TABLE5_DETECTORS))
+    fomm = pipeline.baseline_run(config, "first-order", "synth-vox", 2)
+    assert fomm.config.model.architecture == "first-order" and fomm.config.seed == 2 and fomm.config.train == config.train
+    assert fomm.config.loss == config.loss  # the same losses and schedule as S2D    assert pipeline.ablation_run(config, pipeline.WITH_MOTION_CUE, 1) == pipeline.main_run(config, "synth-vox", 1)
     no_local = pipeline.ablation_run(config, "no local motion", 2)
     assert not no_local.config.model.local_branches and not no_local.config.model.motion_to_generator
     assert no_local.config.seed == 2 and no_local.data_seed == config.seed  # every seed is tested on the same data
