@@ -119,6 +119,7 @@ class EvalConfig:
 
     batch_size: int = 16  # frames per forward pass when streaming a test video
     max_test_frames: int = 0  # 0 = every frame
+    frame_stride: int = 1  # every k-th driving frame of a test video (1 = every frame), before max_test_frames
     pose_threshold_deg: float = 5.0  # cross identity: frontal first frame
     pair_threshold_deg: float = 1.0  # cross identity: first-frame poses this close
 

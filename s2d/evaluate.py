@@ -26,7 +26,7 @@ Landmark metrics need a :class:`LandmarkDetector` to find landmarks in the
 generated frames; without one they are NaN ("no landmark detector given").
 
 Every protocol also takes ``split``, ``config`` (:class:`s2d.config.EvalConfig`:
-``batch_size``, ``max_test_frames``, and the cross-identity pose thresholds),
+``batch_size``, ``frame_stride``, ``max_test_frames``, and the cross-identity pose thresholds),
 ``device`` (default :func:`s2d.runtime.pick_device`) and ``progress`` (a tqdm bar
 of the videos or pairs done), and runs under ``torch.inference_mode()``.
 """
@@ -392,10 +392,14 @@ def _network_notes(device: torch.device, lpips: bool) -> dict[str, str]:
 
 
 def _capped(item: EvalVideo, config: EvalConfig) -> EvalVideo:
-    """``item`` with at most ``config.max_test_frames`` driving frames (0: all)."""
-    if config.max_test_frames and len(item.driving_indices) > config.max_test_frames:
-        return dataclasses.replace(item, driving_indices=item.driving_indices[: config.max_test_frames])
-    return item
+    """``item`` with every ``config.frame_stride``-th driving frame, at most ``config.max_test_frames`` of them
+    (0: all)."""
+    if config.frame_stride < 1:
+        raise ValueError(f"eval.frame_stride must be at least 1, got {config.frame_stride}")
+    indices = item.driving_indices[:: config.frame_stride]
+    if config.max_test_frames:
+        indices = indices[: config.max_test_frames]
+    return item if indices == item.driving_indices else dataclasses.replace(item, driving_indices=indices)
 
 
 def _detect(detector: LandmarkDetector, frames: torch.Tensor) -> np.ndarray:

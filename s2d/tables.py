@@ -35,6 +35,7 @@ from s2d.pipeline import (
     ModelRun,
     ablation_run,
     baseline_run,
+    baseline_seeds,
     code_version,
     data_for,
     detector_identity,
@@ -234,10 +235,10 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
 
 
 def _with_baselines(runs: dict[str, list[ModelRun]], config: Config, variant: str) -> dict[str, list[ModelRun]]:
-    """``runs`` and the keypoint baselines the paper's table has, with the same seeds (Table 3: First-order
-    only, the profile's seed)."""
+    """``runs`` and the keypoint baselines the paper's table has, with their seeds
+    (:func:`s2d.pipeline.baseline_seeds`; Table 3: First-order only, the profile's seed)."""
     if variant == "synth-vox":
-        return runs | {BASELINE_ROWS[a]: [baseline_run(config, a, variant, s) for s in config.seeds]
+        return runs | {BASELINE_ROWS[a]: [baseline_run(config, a, variant, s) for s in baseline_seeds(config, a)]
                        for a in BASELINES}
     return runs | {BASELINE_ROWS["first-order"]: [baseline_run(config, "first-order", variant, config.seed)]}
 

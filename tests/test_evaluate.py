@@ -176,6 +176,11 @@ def test_streaming_in_small_batches_changes_nothing_and_max_frames_caps(synth_vo
     pd.testing.assert_frame_equal(whole.rows, batched.rows)
     capped = run(config=EvalConfig(max_test_frames=3))
     assert (capped.rows["frames"] == 3).all() and capped.mean["frames"] == 3 * len(capped.rows)
+    strided = run(config=EvalConfig(frame_stride=3))  # 8 frames: 0, 3, 6
+    assert (strided.rows["frames"] == 3).all()
+    assert (run(config=EvalConfig(frame_stride=2, max_test_frames=3)).rows["frames"] == 3).all()
+    with pytest.raises(ValueError, match="frame_stride must be at least 1"):
+        run(config=EvalConfig(frame_stride=0))
 
 
 def test_an_animator_of_the_wrong_size_is_named(synth_vox):

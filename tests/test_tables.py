@@ -61,7 +61,8 @@ def test_model_plan_names_each_model_once_and_shares_the_table1_model():
     config = load_config("cpu")
     runs = pipeline.model_runs(config)
     names = [r.name for r in runs]
-    baselines = len(pipeline.BASELINES) * len(config.seeds) + 1  # First-order on synth-ff too (Table 3)
+    baselines = 3 + 2 + 1  # First-order 3 seeds, Monkey-Net 2 on synth-vox; First-order on synth-ff (Table 3)
+    assert pipeline.baseline_seeds(config, "monkey-net") == [0, 1]
     assert len(names) == len(set(names)) == (1 + len(pipeline.ABLATIONS) * len(config.seeds) + baselines
                                              + len(pipeline.TABLE5_DETECTORS))
     fomm = pipeline.baseline_run(config, "first-order", "synth-vox", 2)

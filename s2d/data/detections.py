@@ -34,14 +34,15 @@ Detector = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 
 
 def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, identity: str,
-                   splits: tuple[str, ...] = SPLITS, batch_size: int = 64, progress: bool = True) -> Path:
+                   splits: tuple[str, ...] = SPLITS, batch_size: int = 64, workers: int = 1,
+                   progress: bool = True) -> Path:
     """Run ``detector`` on every frame of ``root``'s ``splits`` into ``out`` (skipped when ``out`` is complete).
 
     ``identity`` names the detector and its weights (it is stored, and a folder made by
-    another identity is an error rather than silently reused).
+    another identity is an error rather than silently reused). ``workers`` > 1 detects
+    videos in forked processes (for single-threaded detectors such as dlib's; the result
+    is the same).
     """
-    from s2d.data.loaders import to_tensor
-
     root, out = Path(root), Path(out)
     manifest = out / "detections.json"
     if manifest.is_file():
@@ -49,18 +50,20 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
         if made.get("identity") != identity:
             raise fmt.DatasetError(f"{out} holds the landmarks of {made.get('identity')!r}, not of {identity!r}")
         return out
-    found: dict[tuple[str, str], np.ndarray] = {}
     videos = [(split, video) for split in splits for video in fmt.video_ids(root, split)]
-    for split, video in tqdm(videos, desc=f"landmarks ({identity.split(':')[0]})", unit="video",
-                             disable=not progress):
-        frames = fmt.read_frames(root, split, video)
-        chunks = [_as_array(detector(to_tensor(frames[i : i + batch_size]))) for i in range(0, len(frames),
-                                                                                        batch_size)]
-        points = np.concatenate(chunks).astype(np.float32)
-        if points.shape != (len(frames), lm.NUM_LANDMARKS, 2):
-            raise ValueError(f"the detector returned landmarks of shape {points.shape} for {len(frames)} frames, "
-                             f"expected ({len(frames)}, {lm.NUM_LANDMARKS}, 2)")
-        found[(split, video)] = points
+    jobs = [(detector, root, split, video, batch_size) for split, video in videos]
+    bar = dict(desc=f"landmarks ({identity.split(':')[0]})", unit="video", total=len(jobs), disable=not progress)
+    if workers > 1:
+        import multiprocessing
+
+        global _JOBS
+        _JOBS = jobs  # forked workers inherit the detector instead of unpickling it
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = list(tqdm(pool.imap(_detect_job, range(len(jobs))), **bar))
+        _JOBS = []
+    else:
+        results = [_detect_video(*job) for job in tqdm(jobs, **bar)]
+    found = dict(zip(videos, results))
     valid = [points[~np.isnan(points).any(axis=(1, 2))] for points in found.values()]
     valid = [v for v in valid if len(v)]
     if not valid:
@@ -83,6 +86,26 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
     write_json(manifest, {"identity": identity, "data": str(root), "splits": counts,
                           "fingerprint": _fingerprint(out, splits)})
     return out
+
+
+_JOBS: list = []
+
+
+def _detect_job(index: int) -> np.ndarray:
+    return _detect_video(*_JOBS[index])
+
+
+def _detect_video(detector: Detector, root: Path, split: str, video: str, batch_size: int) -> np.ndarray:
+    """The detector's landmarks on every frame of one video, ``(frames, 74, 2)`` float32 (NaN: no face)."""
+    from s2d.data.loaders import to_tensor
+
+    frames = fmt.read_frames(root, split, video)
+    chunks = [_as_array(detector(to_tensor(frames[i : i + batch_size]))) for i in range(0, len(frames), batch_size)]
+    points = np.concatenate(chunks).astype(np.float32)
+    if points.shape != (len(frames), lm.NUM_LANDMARKS, 2):
+        raise ValueError(f"the detector returned landmarks of shape {points.shape} for {len(frames)} frames, "
+                         f"expected ({len(frames)}, {lm.NUM_LANDMARKS}, 2)")
+    return points
 
 
 def fill_missing(points: np.ndarray, fallback: np.ndarray) -> np.ndarray:
