@@ -300,5 +300,4 @@ def detected_landmarks(config: Config, name: str, data: Path, runs_root: Path = 
     identity = detector_identity(name, checkpoint)
     key = hashlib.sha256(f"{identity}:{synth.fingerprint(data)}:{code_version(('data/detections.py',))}".encode())
     out = runs_root / config.profile / "landmarks" / f"{slug(name)}-{data.name}-{key.hexdigest()[:12]}"
-    workers = 2 if name == "dlib" else 1  # dlib detects on one core; the networks already use both
-    return detections.detect_dataset(detector, data, out, identity=identity, workers=workers, progress=progress)
+    return detections.detect_dataset(detector, data, out, identity=identity, progress=progress)
