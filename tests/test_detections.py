@@ -81,13 +81,6 @@ def test_detect_dataset_writes_filled_landmarks_and_counts_the_misses(synth_vox,
     assert detections.fingerprint(out) == made["fingerprint"]
 
 
-def test_forked_workers_find_the_same_landmarks(synth_vox, tmp_path):
-    detector = ShiftedDetector(synth_vox, shift=0.5)
-    one = detections.detect_dataset(detector, synth_vox, tmp_path / "one", identity="s", progress=False)
-    two = detections.detect_dataset(detector, synth_vox, tmp_path / "two", identity="s", workers=2, progress=False)
-    assert detections.fingerprint(one) == detections.fingerprint(two)
-
-
 def test_detections_of_the_wrong_shape_are_refused(synth_vox, tmp_path):
     with pytest.raises(ValueError, match="expected"):
         detections.detect_dataset(lambda frames: np.zeros((len(frames), 68, 2)), synth_vox, tmp_path / "bad",

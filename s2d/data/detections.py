@@ -34,14 +34,11 @@ Detector = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 
 
 def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, identity: str,
-                   splits: tuple[str, ...] = SPLITS, batch_size: int = 64, workers: int = 1,
-                   progress: bool = True) -> Path:
+                   splits: tuple[str, ...] = SPLITS, batch_size: int = 64, progress: bool = True) -> Path:
     """Run ``detector`` on every frame of ``root``'s ``splits`` into ``out`` (skipped when ``out`` is complete).
 
     ``identity`` names the detector and its weights (it is stored, and a folder made by
-    another identity is an error rather than silently reused). ``workers`` > 1 detects
-    videos in forked processes (for single-threaded detectors such as dlib's; the result
-    is the same).
+    another identity is an error rather than silently reused).
     """
     root, out = Path(root), Path(out)
     manifest = out / "detections.json"
@@ -52,17 +49,8 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
         return out
     videos = [(split, video) for split in splits for video in fmt.video_ids(root, split)]
     jobs = [(detector, root, split, video, batch_size) for split, video in videos]
-    bar = dict(desc=f"landmarks ({identity.split(':')[0]})", unit="video", total=len(jobs), disable=not progress)
-    if workers > 1:
-        import multiprocessing
-
-        global _JOBS
-        _JOBS = jobs  # forked workers inherit the detector instead of unpickling it
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = list(tqdm(pool.imap(_detect_job, range(len(jobs))), **bar))
-        _JOBS = []
-    else:
-        results = [_detect_video(*job) for job in tqdm(jobs, **bar)]
+    bar = dict(desc=f"landmarks ({identity.split(':')[0]})", unit="video", disable=not progress)
+    results = [_detect_video(*job) for job in tqdm(jobs, **bar)]
     found = dict(zip(videos, results))
     valid = [points[~np.isnan(points).any(axis=(1, 2))] for points in found.values()]
     valid = [v for v in valid if len(v)]
@@ -86,13 +74,6 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
     write_json(manifest, {"identity": identity, "data": str(root), "splits": counts,
                           "fingerprint": _fingerprint(out, splits)})
     return out
-
-
-_JOBS: list = []
-
-
-def _detect_job(index: int) -> np.ndarray:
-    return _detect_video(*_JOBS[index])
 
 
 def _detect_video(detector: Detector, root: Path, split: str, video: str, batch_size: int) -> np.ndarray:
