@@ -78,8 +78,39 @@ def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
     }
 
 
+def animate_throughput(resolutions: tuple[int, ...] = RESOLUTIONS, frames: int = 32, batch: int = 16,
+                       profile: str = "cpu", min_run_time: float = 1.0) -> pd.DataFrame:
+    """Frames per second of S2D's generation (what ``s2d animate`` runs per driving frame) at each resolution.
+
+    The ``profile``'s architecture at each resolution, random weights (the time does not depend on them),
+    ``frames`` driving frames in batches of ``batch`` and of 1, under ``torch.inference_mode``.
+    """
+    from s2d.models.s2d import S2DModel
+
+    device = pick_device()
+    rows = []
+    for size in tqdm(resolutions, desc="animate throughput"):
+        config = load_config(profile, [f"data.resolution={size}"])
+        torch.manual_seed(0)
+        model = S2DModel(config).to(device).eval()
+        source = torch.rand(1, 3, size, size, device=device)
+        points = size * (0.3 + 0.4 * torch.rand(1, config.data.num_landmarks, 2, device=device))
+        for per_call in (1, batch):
+            def generate():
+                for _ in range(frames // per_call):
+                    model.animate(source.expand(per_call, -1, -1, -1), points.expand(per_call, -1, -1),
+                                  points.expand(per_call, -1, -1) + 1.0)
+
+            measurement = benchmark.Timer("generate()", globals={"generate": generate}).blocked_autorange(
+                min_run_time=min_run_time)
+            rows.append({"benchmark": "s2d_generate", "profile": profile, "device": str(device), "resolution": size,
+                         "batch": per_call, "frames_per_s": frames // per_call * per_call / measurement.median})
+    return pd.DataFrame(rows)
+
+
 def run(out_dir: str | Path) -> list[Path]:
-    """Write ``machine.csv`` (reference timings plus the environment) and ``models.csv`` into ``out_dir``."""
+    """Write ``machine.csv`` (reference timings plus the environment), ``models.csv`` (parameters and FLOPs)
+    and ``animate.csv`` (S2D's generation throughput) into ``out_dir``."""
     device = pick_device()
     table = conv_reference(device)
     for key, value in environment().items():
@@ -91,4 +122,7 @@ def run(out_dir: str | Path) -> list[Path]:
     with atomic_path(models) as tmp:
         rows = [model_cost(p, a) for p in PROFILES for a in ARCHITECTURES]
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4g")
-    return [machine, models]
+    animate = Path(out_dir) / "animate.csv"
+    with atomic_path(animate) as tmp:
+        animate_throughput().to_csv(tmp, index=False, float_format="%.4g")
+    return [machine, models, animate]

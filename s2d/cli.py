@@ -160,6 +160,33 @@ def _check_writable(out: Path) -> None:
         raise DatasetError(f"cannot write {out}: {parent} is not writable")
 
 
+def _cmd_animate(args: argparse.Namespace) -> int:
+    """Animate a photo's face by a driving video or landmarks; write the MP4 (exit 2 and no file on bad input)."""
+    from s2d.animation import AnimateError, animate, write_video
+    from s2d.data.format import DatasetError
+
+    out = Path(args.out)
+    try:
+        if out.suffix.lower() != ".mp4":
+            raise AnimateError(f"{out}: the output is an MP4 video; give a name ending in .mp4")
+        _check_writable(out)
+        result = animate(args.source, args.driving, args.checkpoint, relative=args.relative, size=args.size,
+                         device=args.device)
+        for note in result.notes:
+            print(f"s2d: note: {note}", file=sys.stderr)
+        write_video(result.frames, out, result.fps)
+    except (AnimateError, DatasetError) as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"s2d: error: cannot write {out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    frames = len(result.frames)
+    print(f"wrote {out}: {frames} frames at {result.fps:g} fps; generation {frames / result.seconds['generate']:.1f} "
+          f"frames/s ({', '.join(f'{k} {v:.1f} s' for k, v in result.seconds.items())})")
+    return 0
+
+
 def _cmd_train_detector(args: argparse.Namespace) -> int:
     from s2d.detector.train import profile_config, train
 
@@ -325,6 +352,36 @@ def build_parser() -> argparse.ArgumentParser:
     from s2d.data.prepare import add_prepare_command
 
     add_prepare_command(data_sub)
+
+    p = sub.add_parser(
+        "animate", help="animate the face of a photo by a driving video, pasted back into the photo",
+        description="Animate the largest face of a photo by a driving video (or the landmarks s2d landmarks\n"
+                    "wrote for one) with an S2D checkpoint, paste the animated face back into the photo, and\n"
+                    "write an MP4 at the driving video's frame rate. Landmarks come from MediaPipe FaceMesh\n"
+                    "with iris. With --relative the source keeps its own face shape and takes on the driving\n"
+                    "face's motion since its first frame (scaled to the source face); without it, the driving\n"
+                    "landmarks are used as they are.",
+        epilog="examples:\n"
+               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "
+               "--out me.mp4 --relative\n"
+               "  s2d landmarks talk.mp4 -o talk.npy && s2d animate --source me.jpg --driving talk.npy "
+               "--checkpoint CKPT --out me.mp4\n"
+               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --size 256   "
+               "# insists on a 256 px model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--source", required=True, metavar="PHOTO", help="the photo whose face is animated (png, jpg)")
+    p.add_argument("--driving", required=True, metavar="VIDEO|LANDMARKS.npy",
+                   help="a video file or folder of frames, or a (T, 74, 2) .npy of its landmarks")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="an S2D checkpoint.pt (s2d train)")
+    p.add_argument("--out", required=True, metavar="OUT.mp4", help="the video to write")
+    p.add_argument("--relative", action="store_true",
+                   help="relative motion transfer (recommended across people): the driving face's displacement "
+                        "since its first frame, scaled to the source face")
+    p.add_argument("--size", type=_positive_int, default=None, metavar="N",
+                   help="the face resolution the checkpoint must animate at (default: the checkpoint's own)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    p.set_defaults(func=_cmd_animate)
 
     p = sub.add_parser(
         "train-detector", help="train one of our landmark detectors (FAN4, FAN4+DSNT, FAN4+DSNT+SBR)",

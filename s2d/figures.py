@@ -191,3 +191,48 @@ def gaze_figure(models: dict[str, object], root: str | Path, split: str = "test"
             fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return fig
+
+
+def controls_figure(rows: dict[str, np.ndarray], out: str | Path, labels: dict[str, list[str]] | None = None) -> Path:
+    """A grid: one row per control (:func:`s2d.explore.controls_grid`), the face at each value of its sweep."""
+    names = list(rows)
+    columns = max(len(r) for r in rows.values())
+    fig, axes = plt.subplots(len(names), columns, figsize=(1.3 * columns + 1, 1.3 * len(names)), squeeze=False)
+    for i, name in enumerate(names):
+        for j in range(columns):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(rows[name]):
+                ax.imshow(rows[name][j])
+                if labels and name in labels:
+                    ax.set_title(labels[name][j], fontsize=7)
+        axes[i, 0].set_ylabel(name.replace("_", " "), fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def gallery_figure(animations: dict[str, object], out: str | Path, moments: int = 3) -> Path:
+    """Photos animated by :func:`s2d.animate`: per row, the photo's face crop as the model saw it, then the
+    photo with its animated face at ``moments`` evenly spaced frames (zoomed on the face's crop)."""
+    fig, axes = plt.subplots(len(animations), moments + 1, figsize=(2.2 * (moments + 1), 2.3 * len(animations)),
+                             squeeze=False)
+    for row, (name, result) in zip(axes, animations.items()):
+        x0, y0, side = result.box
+        picks = np.linspace(0, len(result.frames) - 1, moments + 2).round().astype(int)[1:-1]
+        panels = [result.source_face] + [result.frames[t][y0:y0 + side, x0:x0 + side] for t in picks]
+        titles = [f"{name}: source face"] + [f"frame {t}" for t in picks]
+        for ax, panel, title in zip(row, panels, titles):
+            ax.imshow(panel)
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return out

@@ -43,6 +43,7 @@ TABLES = {
     "table3_faceforensics": "notebooks/01_main_results.ipynb (table=3)",
     "table4_ablations": "notebooks/03_ablations.ipynb",
     "table5_detectors": "notebooks/04_detector.ipynb",
+    "figures_3_4_6_real_faces": "notebooks/05_gallery.ipynb",
 }
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, its parameters, the executed copy in the book, that page's title)
@@ -53,6 +54,8 @@ NOTEBOOK_RUNS = (
     ("01_main_results.ipynb", {"table": 3}, "table3.ipynb", "Table 3: FaceForensics protocol"),
     ("03_ablations.ipynb", {}, "table4.ipynb", "Table 4: ablations"),
     ("04_detector.ipynb", {}, "table5.ipynb", "Table 5: landmark detectors"),
+    ("05_gallery.ipynb", {}, "gallery.ipynb", "Real faces: the gallery"),
+    ("06_explore.ipynb", {}, "explore.ipynb", "Explore the model"),
 )
 
 

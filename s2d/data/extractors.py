@@ -169,52 +169,65 @@ class MediaPipeExtractor(LandmarkExtractor):
         from mediapipe.python.solutions import face_detection, face_mesh
 
         # Tracking keeps one face; on stills, look at a few and keep the largest.
+        self._video = video
         self._mesh = face_mesh.FaceMesh(static_image_mode=not video, max_num_faces=1 if video else 4,
                                         refine_landmarks=True, min_detection_confidence=0.5)
         self._crop_mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
         self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        faces = self.faces(frame)
+        return faces[0] if faces else None
+
+    def faces(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The 74 landmarks of every face found (up to 4 on stills), the largest first.
+
+        FaceMesh's own short-range detector misses small faces and, on stills, often all
+        but one face: the full-range detector's faces are meshed one crop at a time when
+        it finds more (on video frames only when FaceMesh finds none).
+        """
         frame = _check_frame(frame)
-        mesh = self._largest_mesh(self._mesh, frame)
-        if mesh is None:
-            mesh = self._mesh_small_face(frame)
-        return None if mesh is None else landmarks_from_mediapipe(mesh)
+        meshes = self._meshes(self._mesh, frame)
+        if not meshes or not self._video:
+            detected = self._mesh_detections(frame)
+            meshes = detected if len(detected) > len(meshes) else meshes
+        return [landmarks_from_mediapipe(mesh) for mesh in meshes[:1 if self._video else 4]]
 
     @staticmethod
-    def _largest_mesh(mesh_model: Any, image: np.ndarray) -> np.ndarray | None:
+    def _meshes(mesh_model: Any, image: np.ndarray) -> list[np.ndarray]:
+        """Every mesh of ``image`` in pixels, the largest (bounding-box area) first."""
         with warnings.catch_warnings():  # protobuf's deprecation warning, raised on every call
             warnings.simplefilter("ignore", UserWarning)
             result = mesh_model.process(image)
-        if not result.multi_face_landmarks:
-            return None
         h, w = image.shape[:2]
         meshes = [np.array([(p.x * w - 0.5, p.y * h - 0.5) for p in face.landmark])
-                  for face in result.multi_face_landmarks]
-        return max(meshes, key=lambda m: float(np.prod(np.ptp(m, axis=0))))
+                  for face in result.multi_face_landmarks or []]
+        return _largest_first(meshes)
 
-    def _mesh_small_face(self, frame: np.ndarray) -> np.ndarray | None:
-        """Find the largest face with the full-range detector and mesh a square crop twice its size."""
+    def _mesh_detections(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The full-range detector's faces, each meshed in a square crop twice its size, the largest first."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            detections = self._detector.process(frame).detections
-        if not detections:
-            return None
+            detections = self._detector.process(frame).detections or []
         h, w = frame.shape[:2]
-        boxes = [d.location_data.relative_bounding_box for d in detections]
-        box = max(boxes, key=lambda b: b.width * b.height)
-        side = 2.0 * max(box.width * w, box.height * h)
-        cx, cy = (box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h
-        x0, y0 = max(int(round(cx - side / 2)), 0), max(int(round(cy - side / 2)), 0)
-        x1, y1 = min(int(round(cx + side / 2)), w), min(int(round(cy + side / 2)), h)
-        if x1 - x0 < 8 or y1 - y0 < 8:
-            return None
-        mesh = self._largest_mesh(self._crop_mesh, np.ascontiguousarray(frame[y0:y1, x0:x1]))
-        return None if mesh is None else mesh + [x0, y0]
+        meshes = []
+        for box in (d.location_data.relative_bounding_box for d in detections):
+            side = 2.0 * max(box.width * w, box.height * h)
+            cx, cy = (box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h
+            x0, y0 = max(int(round(cx - side / 2)), 0), max(int(round(cy - side / 2)), 0)
+            x1, y1 = min(int(round(cx + side / 2)), w), min(int(round(cy + side / 2)), h)
+            if x1 - x0 >= 8 and y1 - y0 >= 8:
+                found = self._meshes(self._crop_mesh, np.ascontiguousarray(frame[y0:y1, x0:x1]))
+                meshes += [found[0] + [x0, y0]] if found else []
+        return _largest_first(meshes)
 
     def close(self) -> None:
         for model in (self._mesh, self._crop_mesh, self._detector):
             model.close()
+
+
+def _largest_first(meshes: list[np.ndarray]) -> list[np.ndarray]:
+    return sorted(meshes, key=lambda m: -float(np.prod(np.ptp(m, axis=0))))
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,202 @@
+"""``s2d animate`` and ``s2d.animate()``: photo + driving video -> MP4, and every bad input's one-line error."""
+
+from pathlib import Path
+
+import cv2
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+import s2d
+from s2d import landmarks as lm
+from s2d.animation import paste
+from s2d.cli import main
+from s2d.config import load_config
+from s2d.data import format as fmt
+from s2d.train import train
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "real-clips"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(synth_vox, tmp_path_factory):
+    config = load_config("smoke", ["train.steps=2"])
+    return train(config, synth_vox, tmp_path_factory.mktemp("animate") / "run", progress=False)
+
+
+@pytest.fixture(scope="module")
+def inputs(synth_vox, tmp_path_factory):
+    """A 'photo' (a SynthTalk face, enlarged, on a wider canvas) and a driving video of another person."""
+    folder = tmp_path_factory.mktemp("inputs")
+    videos = fmt.video_ids(synth_vox, "test")
+    face = cv2.resize(fmt.read_frames(synth_vox, "test", videos[0], [0])[0], (256, 256),
+                      interpolation=cv2.INTER_CUBIC)
+    photo = np.full((320, 400, 3), 90, np.uint8)
+    photo[40:296, 100:356] = face
+    imageio.imwrite(folder / "photo.png", photo)
+    frames = fmt.read_frames(synth_vox, "test", videos[-1])
+    big = np.stack([cv2.resize(f, (192, 192), interpolation=cv2.INTER_CUBIC) for f in frames])
+    imageio.mimwrite(folder / "driving.mp4", big, fps=20, macro_block_size=1)
+    return {"photo": folder / "photo.png", "video": folder / "driving.mp4", "frames": len(frames),
+            "folder": folder, "photo_pixels": photo}
+
+
+def run(*args):
+    return main(["animate", *map(str, args)])
+
+
+def test_animate_writes_the_photo_with_the_face_animated(checkpoint, inputs, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    assert run("--source", inputs["photo"], "--driving", inputs["video"], "--checkpoint", checkpoint,
+               "--out", out, "--relative") == 0
+    assert "frames/s" in capsys.readouterr().out
+    with imageio.get_reader(out, format="FFMPEG") as reader:
+        assert reader.get_meta_data()["fps"] == pytest.approx(20, abs=0.1)
+        frames = np.stack([frame for frame in reader])  # len(reader) is inf: list() would try to preallocate
+    assert frames.shape == (inputs["frames"], 320, 400, 3)
+    # outside the face's crop the photo is untouched (up to the video codec)
+    assert np.abs(frames[:, :, :30].astype(int) - inputs["photo_pixels"][None, :, :30]).mean() < 3
+
+
+def test_python_api_returns_frames_and_takes_landmarks(checkpoint, inputs, tmp_path):
+    result = s2d.animate(inputs["photo"], inputs["video"], checkpoint, relative=False, progress=False)
+    assert result.frames.shape == (inputs["frames"], 320, 400, 3) and result.frames.dtype == np.uint8
+    assert result.faces.shape == (inputs["frames"], 64, 64, 3) and result.fps == pytest.approx(20, abs=0.1)
+    x0, y0, side = result.box
+    assert 100 - side < x0 < 356 and side > 150  # the crop sits on the face
+    from s2d.animation import driving_landmarks
+
+    found, _, _ = driving_landmarks(inputs["video"], 192, progress=False)
+    np.save(tmp_path / "driving.npy", found)
+    from_file = s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, progress=False)
+    assert len(from_file.frames) == inputs["frames"] and any("25 frames per second" in n for n in from_file.notes)
+
+
+def test_paste_blends_only_inside_the_box():
+    photo = np.zeros((50, 60, 3), np.uint8)
+    out = paste(photo, np.full((16, 16, 3), 255, np.uint8), (10, 5, 32))
+    assert out[:5].max() == 0 and out[:, :10].max() == 0 and out[37:].max() == 0 and out[:, 42:].max() == 0
+    assert out[21, 26].min() == 255  # the centre is the face itself
+    assert 0 < out[5, 26, 0] < 255 or out[6, 26, 0] < 255  # the border is blended
+
+
+def test_several_faces_use_the_largest_and_say_so(checkpoint, inputs, tmp_path, capsys):
+    photo = imageio.imread(inputs["photo"])
+    two = np.full((320, 700, 3), 90, np.uint8)
+    two[:, :400] = photo
+    two[100:228, 500:628] = cv2.resize(photo[40:296, 100:356], (128, 128), interpolation=cv2.INTER_AREA)
+    imageio.imwrite(tmp_path / "two.png", two)
+    assert run("--source", tmp_path / "two.png", "--driving", inputs["video"], "--checkpoint", checkpoint,
+               "--out", tmp_path / "out.mp4") == 0
+    assert "2 faces: animating the largest" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- bad input: one line, exit 2, no file
+
+
+def bad(tmp_path, capsys, expected, **changes):
+    out = Path(changes.pop("out", tmp_path / "out.mp4"))
+    args = {"source": None, "driving": None, "checkpoint": None} | changes
+    code = run("--source", args["source"], "--driving", args["driving"], "--checkpoint", args["checkpoint"],
+               "--out", out)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert err and err[-1].startswith("s2d: error: ") and expected in err[-1], err
+    assert not out.is_file() or out.stat().st_size == 0
+    assert not list(out.parent.glob(f".{out.stem}.*tmp*"))  # no temporary file left behind
+
+
+@pytest.fixture
+def good(checkpoint, inputs):
+    return {"source": inputs["photo"], "driving": inputs["video"], "checkpoint": checkpoint}
+
+
+def test_source_that_is_not_an_image(good, tmp_path, capsys):
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    bad(tmp_path, capsys, "is not an image", **good | {"source": tmp_path / "notes.jpg"})
+
+
+def test_source_missing(good, tmp_path, capsys):
+    bad(tmp_path, capsys, "no such file", **good | {"source": tmp_path / "missing.jpg"})
+
+
+def test_source_without_a_face(good, tmp_path, capsys):
+    imageio.imwrite(tmp_path / "wall.png", np.full((200, 200, 3), 128, np.uint8))
+    bad(tmp_path, capsys, "no face found in wall.png", **good | {"source": tmp_path / "wall.png"})
+
+
+def test_driving_video_without_frames(good, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    bad(tmp_path, capsys, "holds no frames", **good | {"driving": tmp_path / "empty"})
+
+
+def test_driving_video_without_a_face(good, tmp_path, capsys):
+    imageio.mimwrite(tmp_path / "wall.mp4", np.full((4, 64, 64, 3), 128, np.uint8), fps=10, macro_block_size=1)
+    bad(tmp_path, capsys, "no face found in any frame", **good | {"driving": tmp_path / "wall.mp4"})
+
+
+def test_driving_missing(good, tmp_path, capsys):
+    bad(tmp_path, capsys, "no such file or folder", **good | {"driving": tmp_path / "missing.mp4"})
+
+
+def test_landmarks_of_the_wrong_shape(good, tmp_path, capsys):
+    np.save(tmp_path / "lm.npy", np.zeros((5, 68, 2), np.float32))
+    bad(tmp_path, capsys, "expected landmarks of shape (frames, 74, 2)", **good | {"driving": tmp_path / "lm.npy"})
+
+
+def test_landmarks_with_nan(good, tmp_path, capsys):
+    points = np.full((5, lm.NUM_LANDMARKS, 2), 30.0, np.float32)
+    points[2] = np.nan
+    np.save(tmp_path / "lm.npy", points)
+    bad(tmp_path, capsys, "1 frames have NaN", **good | {"driving": tmp_path / "lm.npy"})
+
+
+def test_missing_checkpoint(good, tmp_path, capsys):
+    bad(tmp_path, capsys, "checkpoint not found", **good | {"checkpoint": tmp_path / "none.pt"})
+
+
+def test_checkpoint_of_another_model(good, tmp_path, capsys):
+    torch.save({"model_name": "s2d-detector", "state_dict": {}}, tmp_path / "detector.pt")
+    bad(tmp_path, capsys, "is a checkpoint of 's2d-detector'", **good | {"checkpoint": tmp_path / "detector.pt"})
+
+
+def test_checkpoint_of_a_baseline(good, synth_vox, tmp_path, capsys):
+    config = load_config("smoke", ["train.steps=1", "model.architecture=first-order"])
+    ckpt = train(config, synth_vox, tmp_path / "fomm", progress=False)
+    bad(tmp_path, capsys, "is a first-order baseline", **good | {"checkpoint": ckpt})
+
+
+def test_checkpoint_of_another_resolution(good, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    code = run("--source", good["source"], "--driving", good["driving"], "--checkpoint", good["checkpoint"],
+               "--out", out, "--size", "256")
+    assert code == 2 and "animates 64 px faces (profile 'smoke'), not 256 px" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_output_that_cannot_be_written(good, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    bad(tmp_path, capsys, "is a file, not a folder", **good | {"out": tmp_path / "file" / "out.mp4"})
+    bad(tmp_path, capsys, "give a name ending in .mp4", **good | {"out": tmp_path / "out.gif"})
+    (tmp_path / "folder.mp4").mkdir()
+    bad(tmp_path, capsys, "it is a folder", **good | {"out": tmp_path / "folder.mp4"})
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/real-clips is absent")
+def test_real_photo_and_clip(checkpoint, tmp_path):
+    photo = sorted(SHARED.glob("photo_s*.jpg"))[0]
+    clip = sorted(SHARED.glob("talk_d*.mp4"))[0]
+    frames = []
+    with imageio.get_reader(clip, format="FFMPEG") as reader:
+        for i, frame in enumerate(reader):
+            if i == 12:
+                break
+            frames.append(frame)
+    short = tmp_path / "short"
+    short.mkdir()
+    for i, frame in enumerate(frames):
+        imageio.imwrite(short / f"{i:03d}.png", frame)
+    result = s2d.animate(photo, short, checkpoint, progress=False)
+    assert result.frames.shape[0] == 12 and result.frames.shape[1:] == imageio.imread(photo).shape
+    assert result.fps == 25  # a folder of frames has no frame rate of its own
