@@ -61,8 +61,8 @@ lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-bench: $(STAMP) ## Time the machine's torch throughput into results/bench/ (never part of make test)
-	$(PY) -m s2d bench --out results/bench
+bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cpu|cuda>/ (about 6 min on 2 cores; never part of make test)
+	$(PY) -m s2d bench
 
 weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV3, FAN) into $$TORCH_HOME
 	$(PY) -m s2d weights --download

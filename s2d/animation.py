@@ -17,7 +17,7 @@ source crop and landmarks to frames:
    displacement since its first frame, scaled by the ratio of the two faces'
    interocular distances (:func:`s2d.evaluate.relative_landmarks`). Absolute: the
    driving landmarks as they are (the source takes on the driving face's shape too).
-4. **Generate** in batches, then **paste** each frame back into the photo: resized to the
+4. **Generate** in batches (:mod:`s2d.inference`'s fast path), then **paste** each frame back into the photo: resized to the
    crop's side and blended with a feathered square mask, so the photo outside the crop is
    untouched.
 5. **Write** an MP4 (imageio-ffmpeg, H.264) at the driving video's frame rate, to a
@@ -43,6 +43,7 @@ from s2d.checkpoint import CheckpointError, load_model
 from s2d.data.format import DatasetError
 from s2d.data.loaders import to_tensor
 from s2d.evaluate import relative_landmarks
+from s2d.inference import InferenceOptions, S2DFrames, prepare
 from s2d.io import atomic_path
 from s2d.runtime import pick_device
 
@@ -183,12 +184,13 @@ def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feathe
     return out
 
 
-def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, relative: bool = True,
+def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, relative: bool = False,
             size: int | None = None, batch_size: int = 16, device: str | torch.device | None = None,
-            progress: bool = True) -> Animation:
+            progress: bool = True, options: InferenceOptions = InferenceOptions()) -> Animation:
     """Animate the face of the photo ``source`` by ``driving`` (video or landmarks .npy) with an S2D checkpoint.
 
-    Returns the frames with the face pasted back (:class:`Animation`); nothing is written.
+    Returns the frames with the face pasted back (:class:`Animation`); nothing is written. The model runs
+    the fast inference path (:mod:`s2d.inference`; ``options``), in batches of ``batch_size`` frames.
     """
     device = pick_device() if device is None else torch.device(device)
     seconds: dict[str, float] = {}
@@ -203,15 +205,12 @@ def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, 
     wanted = relative_landmarks(source_lm, driving_lm, driving_lm[0]) if relative else driving_lm
     seconds["driving"] = time.perf_counter() - start
     start = time.perf_counter()
-    image = to_tensor(crop)[None].to(device)
-    source_points = torch.from_numpy(source_lm)[None].to(device)
+    generate = S2DFrames(prepare(model, device, options), to_tensor(crop)[None].to(device),
+                         torch.from_numpy(source_lm)[None].to(device), options)
     faces = []
-    with torch.inference_mode():
-        for first in tqdm(range(0, len(wanted), batch_size), desc="animate", unit="batch", disable=not progress):
-            targets = torch.from_numpy(np.ascontiguousarray(wanted[first:first + batch_size], np.float32)).to(device)
-            n = len(targets)
-            out = model.animate(image.expand(n, -1, -1, -1), source_points.expand(n, -1, -1), targets)
-            faces.append((out.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+    for first in tqdm(range(0, len(wanted), batch_size), desc="animate", unit="batch", disable=not progress):
+        out = generate(torch.from_numpy(np.ascontiguousarray(wanted[first:first + batch_size], np.float32)).to(device))
+        faces.append((out.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
     faces = np.concatenate(faces)
     seconds["generate"] = time.perf_counter() - start
     start = time.perf_counter()

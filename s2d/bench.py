@@ -1,34 +1,68 @@
-"""Machine reference timings for ``make bench``.
+"""``make bench``: speed, memory and cost of S2D against the first-order motion model, in one process.
 
-Absolute times on shared machines are noisy, so every benchmark of s2d is
-reported beside reference numbers measured in the same process: here, a dense
-3x3 convolution (64 -> 64 channels, the width of the paper's generators) at
-the three resolutions the profiles use.
+Absolute times on shared machines are noisy, so the headline is the ratio of S2D to the
+first-order model (FOMM) measured in the same run, beside a reference convolution of the
+machine. What is measured (:func:`run`; every table also says the device):
+
+- ``latency.csv``: per-call and per-frame time and frames per second of each stage, at 64,
+  128 and 256 px, batch 1 and 8, for the model as trained (``eager``) and the fast inference
+  path (``fast``, :mod:`s2d.inference`; on CUDA in float16). S2D: the dense
+  motion generator, the image generator (warp, Eq. 1, the
+  generator and Eq. 2), the model, the landmark detector (FAN + DSNT, :mod:`s2d.detector`),
+  and end to end (detector + model: frames in, frames out); with MediaPipe installed, also
+  end to end with MediaPipe's landmarks, what ``s2d animate`` runs. FOMM: its keypoint
+  detector (on the driving frames; the source's keypoints are found once per video), dense
+  motion, generator, and end to end. FLOPs per frame of each stage beside its time.
+- ``compiled.csv`` (``--compile``): end to end at 256 px, batch 1, under ``torch.compile``
+  (CUDA graphs on a GPU), for the profile's widths and the paper's.
+- ``ratios.csv``: S2D's throughput over FOMM's, per stage that both have, size and batch.
+- ``memory.csv``: how far memory rises while one end-to-end batch runs (CUDA: allocated
+  memory; CPU: resident memory, Linux only).
+- ``training.csv``: training steps per second (batch 8, the profile's losses).
+- ``frames.csv``: time to animate a video of 1 to 64 frames, preparing the source included.
+- ``machine.csv`` (a reference 3x3 convolution and the environment), ``models.csv``
+  (parameters and FLOPs of each profile's models).
+
+The networks have the ``cpu`` profile's widths at every size (random weights: the time does not
+depend on them); the paper's widths, which need 256 px, are timed at 256 px (``widths`` column).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.utils.benchmark as benchmark
 from tqdm.auto import tqdm
 
 from s2d.config import ARCHITECTURES, PROFILES, load_config
+from s2d.inference import EAGER, InferenceOptions, KeypointFrames, S2DFrames, autocast, prepare
 from s2d.io import atomic_path
 from s2d.runtime import environment, pick_device
 
 RESOLUTIONS = (64, 128, 256)
 BATCHES = (1, 8)
 CHANNELS = 64
+WIDTHS = "cpu"  # the profile whose network widths are timed at every size
+PAPER_SIZE = 256  # the paper's widths are timed here only (its motion hourglass needs 256 px)
+FRAME_COUNTS = (1, 4, 16, 64)
+S2D, FOMM = "S2D", "First-order"
+END_TO_END = "end to end"
 
 
-def conv_reference(device: torch.device, min_run_time: float = 0.5) -> pd.DataFrame:
+def conv_reference(device: torch.device, min_run_time: float = 0.5, resolutions=RESOLUTIONS) -> pd.DataFrame:
     """Time one 3x3 convolution forward at each resolution and batch size."""
     conv = torch.nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1).to(device).eval()
     rows = []
-    cases = [(r, b) for r in RESOLUTIONS for b in BATCHES]
+    cases = [(r, b) for r in resolutions for b in BATCHES]
     for resolution, batch in tqdm(cases, desc="conv reference"):
         x = torch.randn(batch, CHANNELS, resolution, resolution, device=device)
         with torch.inference_mode():
@@ -78,51 +112,392 @@ def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
     }
 
 
-def animate_throughput(resolutions: tuple[int, ...] = RESOLUTIONS, frames: int = 32, batch: int = 16,
-                       profile: str = "cpu", min_run_time: float = 1.0) -> pd.DataFrame:
-    """Frames per second of S2D's generation (what ``s2d animate`` runs per driving frame) at each resolution.
+# ----------------------------------------------------------------------------- the stages timed
 
-    The ``profile``'s architecture at each resolution, random weights (the time does not depend on them),
-    ``frames`` driving frames in batches of ``batch`` and of 1, under ``torch.inference_mode``.
-    """
-    from s2d.models.s2d import S2DModel
 
-    device = pick_device()
-    rows = []
-    for size in tqdm(resolutions, desc="animate throughput"):
-        config = load_config(profile, [f"data.resolution={size}"])
+def face_frames(size: int, count: int) -> np.ndarray:
+    """``count`` copies of a real face (scikit-image's astronaut, cropped to her face) at ``size`` px, uint8."""
+    import cv2
+    from skimage import data
+
+    face = data.astronaut()[20:260, 100:340]
+    return np.repeat(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)[None], count, axis=0)
+
+
+def _mediapipe_landmarks() -> Callable[[np.ndarray], np.ndarray] | None:
+    """MediaPipe's landmarks of each frame (tracking, as ``s2d animate``), or None when it is not installed."""
+    try:
+        from s2d.data.extractors import MediaPipeExtractor
+
+        extractor = MediaPipeExtractor(video=True)
+    except ImportError:
+        return None
+    return lambda frames: np.stack([extractor(frame) for frame in frames])
+
+
+@dataclass
+class Stage:
+    model: str
+    stage: str
+    call: Callable[[], object]
+
+
+@dataclass
+class Setup:
+    """S2D, FOMM and the landmark detector at one size and path (random weights), and their inputs."""
+
+    device: torch.device
+    options: InferenceOptions
+    s2d: torch.nn.Module
+    fomm: torch.nn.Module
+    detector: object  # s2d.detector.train.Detector
+    pixels: np.ndarray  # (1 + batch, S, S, 3) uint8: the source, then the driving frames
+    source: torch.Tensor  # (1, 3, S, S)
+    driving: torch.Tensor  # (batch, 3, S, S)
+
+    @classmethod
+    def build(cls, widths: str, size: int, batch: int, device: torch.device, options: InferenceOptions) -> Setup:
+        from s2d.baselines import build_model
+        from s2d.detector.train import Detector, profile_config
+        from s2d.detector.train import build_model as build_detector
+
         torch.manual_seed(0)
-        model = S2DModel(config).to(device).eval()
-        source = torch.rand(1, 3, size, size, device=device)
-        points = size * (0.3 + 0.4 * torch.rand(1, config.data.num_landmarks, 2, device=device))
-        for per_call in (1, batch):
-            def generate():
-                for _ in range(frames // per_call):
-                    model.animate(source.expand(per_call, -1, -1, -1), points.expand(per_call, -1, -1),
-                                  points.expand(per_call, -1, -1) + 1.0)
+        s2d = prepare(build_model(load_config(widths, [f"data.resolution={size}"])), device, options)
+        fomm = prepare(build_model(load_config(widths, [f"data.resolution={size}", "model.architecture=first-order"])),
+                       device, options)
+        detector_config = profile_config(widths, "FAN4+DSNT")
+        detector = Detector(prepare(build_detector(detector_config), device, options), detector_config, device)
+        pixels = face_frames(size, batch + 1)
+        frames = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(255).to(device)
+        if options.channels_last:
+            frames = frames.contiguous(memory_format=torch.channels_last)
+        return cls(device, options, s2d, fomm, detector, pixels, frames[:1], frames[1:])
 
-            measurement = benchmark.Timer("generate()", globals={"generate": generate}).blocked_autorange(
-                min_run_time=min_run_time)
-            rows.append({"benchmark": "s2d_generate", "profile": profile, "device": str(device), "resolution": size,
-                         "batch": per_call, "frames_per_s": frames // per_call * per_call / measurement.median})
+    def landmarks(self, frames: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.detector(frames)).to(self.device)
+
+    def end_to_end(self) -> dict[str, Callable[[], torch.Tensor]]:
+        """Driving frames in, generated frames out: S2D with the detector's landmarks, FOMM with its keypoints
+        (the source's found once, here)."""
+        s2d_frames = S2DFrames(self.s2d, self.source, self.landmarks(self.source), self.options)
+        fomm_frames = KeypointFrames(self.fomm, self.source, self.options)
+        return {S2D: lambda: s2d_frames(self.landmarks(self.driving)), FOMM: lambda: fomm_frames(self.driving)}
+
+
+def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
+    """The stages of S2D and FOMM animating the setup's driving frames (see the module docstring)."""
+    from s2d.models.generator import compose, warp
+
+    s2d, fomm, device, options = setup.s2d, setup.fomm, setup.device, setup.options
+    batch = len(setup.driving)
+    sources, driving = setup.source.expand(batch, -1, -1, -1), setup.driving
+    source_lm = setup.landmarks(setup.source).expand(batch, -1, -1)
+    driving_lm = setup.landmarks(driving)
+    s2d_frames = S2DFrames(s2d, setup.source, source_lm[:1], options)
+    end_to_end = setup.end_to_end()
+    with torch.inference_mode(), autocast(device, options):
+        motion = s2d.dense_motion(sources, source_lm, driving_lm)
+        kp_source = fomm.detect(setup.source)[0]
+        kp_source = type(kp_source)(kp_source.value.expand(batch, -1, -1), kp_source.jacobian.expand(batch, -1, -1, -1))
+        kp_driving = fomm.detect(driving)[0]
+        fomm_motion = fomm.dense_motion(sources, kp_source, kp_driving)
+
+    def run(fn: Callable[[], object]) -> Callable[[], object]:
+        def call():
+            with torch.inference_mode(), autocast(device, options):
+                return fn()
+        return call
+
+    def s2d_generate():
+        warped = warp(sources, motion.grid)  # Eq. (1)
+        return compose(warped, *s2d.generator(warped, motion.grid))  # Eq. (2)
+
+    def fomm_generate():
+        warped = warp(sources, fomm_motion.grid) * fomm_motion.occlusion
+        return compose(warped, *fomm.generator(warped, fomm_motion.grid))
+
+    found = [
+        Stage(S2D, "dense motion", run(lambda: s2d.dense_motion(sources, source_lm, driving_lm))),
+        Stage(S2D, "generator", run(s2d_generate)),
+        Stage(S2D, "model", run(lambda: s2d_frames(driving_lm))),
+        Stage(S2D, "landmark detector", run(lambda: setup.landmarks(driving))),
+        Stage(S2D, END_TO_END, run(end_to_end[S2D])),
+        Stage(FOMM, "keypoint detector", run(lambda: fomm.detect(driving))),
+        Stage(FOMM, "dense motion", run(lambda: fomm.dense_motion(sources, kp_source, kp_driving))),
+        Stage(FOMM, "generator", run(fomm_generate)),
+        Stage(FOMM, END_TO_END, run(end_to_end[FOMM])),
+    ]
+    landmarks = _mediapipe_landmarks() if mediapipe else None
+    if landmarks is not None:
+        found.append(Stage(S2D, f"{END_TO_END} (MediaPipe)", run(
+            lambda: s2d_frames(torch.from_numpy(landmarks(setup.pixels[1:])).to(device)))))
+    return found
+
+
+def timed(call: Callable[[], object], device: torch.device, min_time: float = 0.5, max_calls: int = 20,
+          warmup: int = 1) -> tuple[float, int]:
+    """The median seconds of ``call`` after ``warmup`` calls, over calls until ``min_time`` has passed (at least
+    2, at most ``max_calls``), and how many calls were timed."""
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        call()
+    sync()
+    times, began = [], time.perf_counter()
+    while len(times) < 2 or (time.perf_counter() - began < min_time and len(times) < max_calls):
+        start = time.perf_counter()
+        call()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), len(times)
+
+
+def gflops(call: Callable[[], object]) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        call()
+    return counter.get_total_flops() / 1e9
+
+
+def latency(device: torch.device, paths: dict[str, InferenceOptions], resolutions=RESOLUTIONS, batches=BATCHES,
+            widths: str = WIDTHS, min_time: float = 0.5) -> pd.DataFrame:
+    """Every stage at every size, batch and path (:func:`stages`); plus the paper's widths at 256 px, batch 1,
+    end to end."""
+    cases = [(widths, size, batch, path) for size in resolutions for batch in batches for path in paths]
+    if PAPER_SIZE in resolutions:
+        cases += [("paper", PAPER_SIZE, 1, path) for path in paths]
+    rows = []
+    for case_widths, size, batch, path in tqdm(cases, desc="latency"):
+        options = paths[path]
+        warmup = 2 if device.type == "cuda" else 1  # cuDNN tunes on the first call
+        setup = Setup.build(case_widths, size, batch, device, options)
+        for stage in stages(setup, mediapipe=device.type == "cpu"):
+            if case_widths == "paper" and stage.stage != END_TO_END:
+                continue
+            seconds, calls = timed(stage.call, device, min_time, warmup=warmup)
+            rows.append({"widths": case_widths, "model": stage.model, "stage": stage.stage, "path": path,
+                         "device": str(device), "resolution": size, "batch": batch, "ms_per_call": 1e3 * seconds,
+                         "ms_per_frame": 1e3 * seconds / batch, "frames_per_s": batch / seconds, "calls": calls,
+                         "gflops_per_frame": gflops(stage.call) if batch == 1 else np.nan})
+    table = pd.DataFrame(rows)
+    # FLOPs do not depend on the batch or the path: counted at batch 1, shared by the rest
+    per_frame = table.dropna(subset=["gflops_per_frame"]).groupby(["widths", "model", "stage", "resolution"])[
+        "gflops_per_frame"].first()
+    key = pd.MultiIndex.from_frame(table[["widths", "model", "stage", "resolution"]])
+    table["gflops_per_frame"] = per_frame.reindex(key).to_numpy()
+    return table
+
+
+def ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """S2D's frames per second over FOMM's for each stage both have, per widths, path, size and batch."""
+    keys = ["widths", "path", "device", "resolution", "batch", "stage"]
+    pivot = table.pivot_table(index=keys, columns="model", values="frames_per_s").dropna()
+    pivot = pivot.reset_index()
+    pivot["s2d_over_first_order"] = pivot[S2D] / pivot[FOMM]
+    return pivot.rename(columns={S2D: "s2d_frames_per_s", FOMM: "first_order_frames_per_s"})
+
+
+def compiled(device: torch.device, size: int = PAPER_SIZE, min_time: float = 1.0) -> pd.DataFrame:
+    """End to end and S2D's model alone at ``size`` px, batch 1, on the fast path under ``torch.compile`` (CUDA
+    graphs on a GPU: batch-1 inference there waits on launching its many small kernels), for the profile's
+    widths and the paper's. Each call begins a new CUDA-graph step, as a video's frames do."""
+    mode = "reduce-overhead" if device.type == "cuda" else "default"
+    options = InferenceOptions(compile=mode)
+    rows = []
+    for widths in (WIDTHS, "paper"):
+        setup = Setup.build(widths, size, 1, device, options)
+        calls = {(model, END_TO_END): call for model, call in setup.end_to_end().items()}
+        s2d_frames = S2DFrames(setup.s2d, setup.source, setup.landmarks(setup.source), options)
+        driving_lm = setup.landmarks(setup.driving)
+        calls[(S2D, "model")] = lambda: s2d_frames(driving_lm)
+        for (model, stage), call in tqdm(calls.items(), desc=f"compiled ({widths} widths)"):
+            def step(call=call):
+                torch.compiler.cudagraph_mark_step_begin()
+                with torch.inference_mode():
+                    return call()
+
+            seconds, calls_timed = timed(step, device, min_time, max_calls=300, warmup=5)
+            rows.append({"widths": widths, "model": model, "stage": stage, "path": f"fast+compile ({mode})",
+                         "device": str(device), "resolution": size, "batch": 1, "ms_per_call": 1e3 * seconds,
+                         "ms_per_frame": 1e3 * seconds, "frames_per_s": 1 / seconds, "calls": calls_timed})
     return pd.DataFrame(rows)
 
 
-def run(out_dir: str | Path) -> list[Path]:
-    """Write ``machine.csv`` (reference timings plus the environment), ``models.csv`` (parameters and FLOPs)
-    and ``animate.csv`` (S2D's generation throughput) into ``out_dir``."""
-    device = pick_device()
-    table = conv_reference(device)
+# ----------------------------------------------------------------------------- memory, training, video length
+
+
+def _resident_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def _peak_memory_mb(call: Callable[[], object], device: torch.device) -> float:
+    """How far memory rises above what it was while ``call`` runs once (MB). CUDA: allocated memory. CPU: resident
+    memory, its peak reset first (``/proc/self/clear_refs``, Linux) after handing freed memory back to the system;
+    NaN where that cannot be done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        call()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    try:
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # resets the peak resident size (VmHWM) to the current one
+        before = _resident_kb("VmRSS")
+        call()
+        return (_resident_kb("VmHWM") - before) / 1024
+    except (OSError, StopIteration):
+        return float("nan")
+
+
+def memory(device: torch.device, resolutions=RESOLUTIONS, batches=BATCHES, widths: str = WIDTHS) -> pd.DataFrame:
+    """Peak memory of one end-to-end batch (after a first, warm-up batch) per model, size and batch."""
+    rows = []
+    for size in tqdm(resolutions, desc="memory"):
+        for batch in batches:
+            end_to_end = Setup.build(widths, size, batch, device, InferenceOptions()).end_to_end()
+            for model, call in end_to_end.items():
+                call()
+                rows.append({"widths": widths, "model": model, "device": str(device), "resolution": size,
+                             "batch": batch, "peak_mb": _peak_memory_mb(call, device),
+                             "measure": "allocated" if device.type == "cuda" else "resident"})
+    return pd.DataFrame(rows)
+
+
+def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, steps: int = 3) -> pd.DataFrame:
+    """Training steps per second of S2D and FOMM (batch 8, the ``widths`` profile's losses) on random pairs."""
+    from s2d.losses import PerceptualPyramid
+    from s2d.train import _train_step, build_models
+
+    rows = []
+    for size in resolutions:
+        for model_name, architecture in ((S2D, "s2d"), (FOMM, "first-order")):
+            config = load_config(widths, [f"data.resolution={size}", f"model.architecture={architecture}"])
+            torch.manual_seed(0)
+            net, disc = build_models(config)
+            net, disc = net.to(device), None if disc is None else disc.to(device)
+            w = config.loss
+            perceptual = PerceptualPyramid(w.perceptual_scales, w.perceptual, w.perceptual_backbone,
+                                           w.perceptual_layers).to(device)
+            opt_g = torch.optim.Adam(net.parameters(), lr=config.train.lr_generator)
+            opt_d = None if disc is None else torch.optim.Adam(disc.parameters(), lr=config.train.lr_discriminator)
+            b = config.train.batch_size
+            batch = {"source": torch.rand(b, 3, size, size), "driving": torch.rand(b, 3, size, size),
+                     "source_landmarks": size * (0.3 + 0.4 * torch.rand(b, 74, 2)),
+                     "driving_landmarks": size * (0.3 + 0.4 * torch.rand(b, 74, 2)),
+                     "source_parsing": torch.randint(0, 4, (b, size, size)),
+                     "driving_parsing": torch.randint(0, 4, (b, size, size))}
+            batch = {k: v.to(device) for k, v in batch.items()}
+
+            def step():
+                _train_step(config, net, disc, perceptual, opt_g, opt_d, batch)
+
+            seconds, calls = timed(step, device, min_time=0, max_calls=steps)
+            rows.append({"widths": widths, "model": model_name, "device": str(device), "resolution": size,
+                         "batch": b, "s_per_step": seconds, "steps_per_s": 1 / seconds, "steps_timed": calls})
+    return pd.DataFrame(rows)
+
+
+def video_length(device: torch.device, size: int = 64, batch: int = 8, widths: str = WIDTHS,
+                 counts=FRAME_COUNTS) -> pd.DataFrame:
+    """Seconds to animate a video of each length end to end (fast path, in batches of ``batch``), preparing the
+    source (S2D: its landmarks; FOMM: its keypoints) included."""
+    options = InferenceOptions()
+    setup = Setup.build(widths, size, max(counts), device, options)
+
+    def animate(model: str, count: int) -> None:
+        calls = Setup(device, options, setup.s2d, setup.fomm, setup.detector, setup.pixels, setup.source,
+                      setup.driving[:min(batch, count)])
+        generate = calls.end_to_end()[model]  # prepares the source
+        for _ in range(0, count, batch):
+            generate()
+
+    rows = []
+    for count in counts:
+        for model in (S2D, FOMM):
+            seconds, _ = timed(lambda: animate(model, count), device, min_time=0.3, max_calls=5)
+            rows.append({"widths": widths, "model": model, "device": str(device), "resolution": size,
+                         "batch": batch, "frames": count, "seconds": seconds, "frames_per_s": count / seconds})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- reading the results
+
+TABLES = ("machine", "models", "latency", "ratios", "memory", "training", "frames", "compiled")
+
+
+def load(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """The CSV files of one ``make bench`` run (those present), by name."""
+    folder = Path(folder)
+    return {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").is_file()}
+
+
+def headline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """End to end, fast path: S2D's and FOMM's frames per second and their ratio per size and batch, with the
+    compiled batch-1 rows when there are some."""
+    ratio = tables["ratios"]
+    rows = ratio[(ratio.stage == END_TO_END) & (ratio.path == "fast")].drop(columns="stage")
+    if "compiled" in tables:
+        compiled = tables["compiled"]
+        compiled = compiled[compiled.stage == END_TO_END].pivot_table(
+            index=["widths", "path", "device", "resolution", "batch"], columns="model", values="frames_per_s")
+        compiled = compiled.rename(columns={S2D: "s2d_frames_per_s", FOMM: "first_order_frames_per_s"}).reset_index()
+        compiled["s2d_over_first_order"] = compiled.s2d_frames_per_s / compiled.first_order_frames_per_s
+        rows = pd.concat([rows, compiled], ignore_index=True)
+    return rows.set_index(["widths", "path", "resolution", "batch"]).drop(columns="device")
+
+
+def fast_path_speedup(latency: pd.DataFrame) -> pd.DataFrame:
+    """Frames per second of the fast path over the model as trained (eager), end to end, per model, size, batch."""
+    rows = latency[latency.stage == END_TO_END].pivot_table(index=["widths", "model", "resolution", "batch"],
+                                                          columns="path", values="frames_per_s")
+    return (rows["fast"] / rows["eager"]).rename("fast_over_eager").unstack("batch")
+
+
+# ----------------------------------------------------------------------------- make bench
+
+
+def _write(table: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.5g")
+    return path
+
+
+def run(out_dir: str | Path, device: str = "auto", compile: bool = False, quick: bool = False,
+        widths: str = WIDTHS) -> list[Path]:
+    """Every benchmark of the module docstring into ``out_dir`` (CSV files); ``quick``: 64 px only and fewer
+    repetitions, to check that everything runs."""
+    device = pick_device(device)
+    out = Path(out_dir)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # for every path alike: cuDNN picks its fastest convolutions
+    resolutions = (64,) if quick else RESOLUTIONS
+    min_time = 0.05 if quick else 0.5
+    paths = {"eager": EAGER, "fast": InferenceOptions()}
+    written = []
+    table = conv_reference(device, min_time, resolutions)
     for key, value in environment().items():
         table[key] = value
-    machine = Path(out_dir) / "machine.csv"
-    with atomic_path(machine) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.4g")
-    models = Path(out_dir) / "models.csv"
-    with atomic_path(models) as tmp:
-        rows = [model_cost(p, a) for p in PROFILES for a in ARCHITECTURES]
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4g")
-    animate = Path(out_dir) / "animate.csv"
-    with atomic_path(animate) as tmp:
-        animate_throughput().to_csv(tmp, index=False, float_format="%.4g")
-    return [machine, models, animate]
+    written.append(_write(table, out / "machine.csv"))
+    written.append(_write(pd.DataFrame([model_cost(p, a) for p in PROFILES for a in ARCHITECTURES]),
+                          out / "models.csv"))
+    times = latency(device, paths, resolutions, widths=widths, min_time=min_time)
+    written.append(_write(times, out / "latency.csv"))
+    written.append(_write(ratios(times), out / "ratios.csv"))
+    written.append(_write(memory(device, resolutions, (1,) if quick else BATCHES, widths), out / "memory.csv"))
+    written.append(_write(training(device, (64,) if quick else (64, 128), widths, steps=1 if quick else 3),
+                          out / "training.csv"))
+    written.append(_write(video_length(device, widths=widths, counts=(1, 4) if quick else FRAME_COUNTS),
+                          out / "frames.csv"))
+    if compile:
+        written.append(_write(compiled(device, max(resolutions)), out / "compiled.csv"))
+    return written

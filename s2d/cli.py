@@ -243,8 +243,11 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from s2d import bench
+    from s2d.runtime import pick_device
 
-    for path in bench.run(args.out):
+    device = pick_device(args.device)
+    out = Path(args.out) if args.out else Path("results/bench") / device.type
+    for path in bench.run(out, str(device), compile=args.compile, quick=args.quick):
         print(f"wrote {path}")
     return 0
 
@@ -431,8 +434,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "faster on large frames); the landmarks stay in the frames' own pixels")
     p.set_defaults(func=_cmd_landmarks)
 
-    p = sub.add_parser("bench", help="time reference kernels and count model costs into OUT/*.csv")
-    p.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
+    p = sub.add_parser(
+        "bench", help="time S2D against the first-order model (latency, memory, training) into OUT/*.csv",
+        description="Speed, memory and FLOPs of S2D and the first-order motion model, measured in one process: "
+                    "each stage at 64, 128 and 256 px, batch 1 and 8, as trained (eager) and on the fast "
+                    "inference path; training steps per second; time against video length. Never part of "
+                    "make test; about 6 minutes on 2 CPU cores.",
+        epilog="examples:\n  s2d bench                      # writes results/bench/cpu/*.csv (cuda/ on a GPU)\n"
+               "  s2d bench --compile            # also the torch.compile'd fast path (minutes of compiling)\n"
+               "  s2d bench --quick --out /tmp/b # 64 px only: checks that everything runs",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=None, help="output folder (default: results/bench/<cpu|cuda>)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N] (default: auto)")
+    p.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")
+    p.add_argument("--quick", action="store_true", help="64 px only and fewer repetitions (seconds, not minutes)")
     p.set_defaults(func=_cmd_bench)
     return parser
 

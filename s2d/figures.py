@@ -19,6 +19,15 @@ from s2d.models.dense_motion import identity_grid
 ROWS = ("driving", "generated", "warped source", "motion (flow)", "generator mask M", "local masks")
 
 
+def _save(fig, out: str | Path) -> Path:
+    """Write ``fig`` to ``out`` atomically and close it."""
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def _flow_colours(offsets: np.ndarray) -> np.ndarray:
     """Optical-flow colouring of (H, W, 2) offsets: hue = direction, brightness = magnitude."""
     magnitude = np.linalg.norm(offsets, axis=-1)
@@ -209,11 +218,7 @@ def controls_figure(rows: dict[str, np.ndarray], out: str | Path, labels: dict[s
                     ax.set_title(labels[name][j], fontsize=7)
         axes[i, 0].set_ylabel(name.replace("_", " "), fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def gallery_figure(animations: dict[str, object], out: str | Path, moments: int = 3) -> Path:
@@ -231,8 +236,37 @@ def gallery_figure(animations: dict[str, object], out: str | Path, moments: int 
             ax.set_title(title, fontsize=8)
             ax.axis("off")
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
+
+
+def bench_figure(tables: dict, out: str | Path) -> Path:
+    """``make bench``'s results (:func:`s2d.bench.load`) in three panels: end-to-end frames per second against
+    resolution (fast path, batch 1 and 8), the stages' time per frame at the largest size (batch 1), and
+    frames per second against the length of the video."""
+    latency, frames = tables["latency"], tables.get("frames")
+    fast = latency[(latency.path == "fast") & (latency.widths == latency.widths.iloc[0])]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    colours = {"S2D": "tab:blue", "First-order": "tab:orange"}
+    for (model, batch), rows in fast[fast.stage == "end to end"].groupby(["model", "batch"]):
+        axes[0].plot(rows.resolution, rows.frames_per_s, "o-" if batch == 1 else "s--", color=colours[model],
+                     label=f"{model}, batch {batch}")
+    axes[0].set_xscale("log", base=2)
+    axes[0].set(yscale="log", xlabel="resolution (px)", ylabel="frames / s", title="end to end, fast path")
+    axes[0].set_xticks(sorted(fast.resolution.unique()), [str(r) for r in sorted(fast.resolution.unique())])
+    axes[0].minorticks_off()
+    axes[0].legend(fontsize=7)
+    largest = fast[(fast.resolution == fast.resolution.max()) & (fast.batch == 1) & (fast.stage != "end to end")
+                   & ~fast.stage.str.startswith("end to end")]
+    labels = [f"{m}: {s}" for m, s in zip(largest.model, largest.stage)]
+    axes[1].barh(labels, largest.ms_per_frame, color=[colours[m] for m in largest.model])
+    axes[1].invert_yaxis()
+    axes[1].set(xlabel="ms per frame", title=f"stages at {fast.resolution.max()} px, batch 1")
+    axes[1].tick_params(axis="y", labelsize=7)
+    if frames is not None:
+        for model, rows in frames.groupby("model"):
+            axes[2].plot(rows.frames, rows.frames_per_s, "o-", color=colours[model], label=model)
+        axes[2].set(xscale="log", xlabel="frames in the video", ylabel="frames / s",
+                    title=f"video length ({frames.resolution.iloc[0]} px)")
+        axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -44,6 +44,7 @@ TABLES = {
     "table4_ablations": "notebooks/03_ablations.ipynb",
     "table5_detectors": "notebooks/04_detector.ipynb",
     "figures_3_4_6_real_faces": "notebooks/05_gallery.ipynb",
+    "benchmarks": "notebooks/07_bench.ipynb (reads results/bench, which make bench writes)",
 }
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, its parameters, the executed copy in the book, that page's title)
@@ -56,6 +57,7 @@ NOTEBOOK_RUNS = (
     ("04_detector.ipynb", {}, "table5.ipynb", "Table 5: landmark detectors"),
     ("05_gallery.ipynb", {}, "gallery.ipynb", "Real faces: the gallery"),
     ("06_explore.ipynb", {}, "explore.ipynb", "Explore the model"),
+    ("07_bench.ipynb", {"bench": "results/bench"}, "bench.ipynb", "Benchmarks: S2D against the first-order model"),
 )
 
 
