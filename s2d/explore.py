@@ -11,12 +11,11 @@ static page that shows what each control does.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-
 import numpy as np
 import torch
 
 from s2d import landmarks as lm
+from s2d.data.render import FrameParams
 from s2d.data.template import LANDMARKS_3D, deform, rotation_matrix
 
 # slider ranges: (minimum, maximum) of each control
@@ -24,52 +23,45 @@ RANGES = {"yaw": (-30.0, 30.0), "pitch": (-20.0, 20.0), "roll": (-20.0, 20.0), "
           "gaze_y": (-1.0, 1.0), "blink": (0.0, 1.0), "mouth_open": (0.0, 1.0), "smile": (0.0, 1.0)}
 
 
-@dataclass(frozen=True)
-class Controls:
-    """A face's pose and expression; all zero is the face as it is."""
-
-    yaw: float = 0.0
-    pitch: float = 0.0
-    roll: float = 0.0
-    gaze_x: float = 0.0
-    gaze_y: float = 0.0
-    blink: float = 0.0
-    mouth_open: float = 0.0
-    smile: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            low, high = RANGES[name]
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+def controls(**values: float) -> FrameParams:
+    """The explorer's controls (the names of :data:`RANGES`; the rest at zero) as SynthTalk's frame parameters;
+    ValueError for another name or a value outside its range."""
+    for name, value in values.items():
+        if name not in RANGES:
+            raise ValueError(f"unknown control {name!r}; controls: {', '.join(RANGES)}")
+        low, high = RANGES[name]
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+    return FrameParams(**values)
 
 
-def _template_2d(controls: Controls) -> np.ndarray:
-    """The template's 74 points under ``controls``, projected orthographically (face units)."""
-    points = deform(LANDMARKS_3D, np.array([controls.gaze_x, controls.gaze_y]), controls.blink, controls.mouth_open,
-                    controls.smile, 0.0)
+def _template_2d(params: FrameParams) -> np.ndarray:
+    """The template's 74 points under ``params``, projected orthographically (face units)."""
+    points = deform(LANDMARKS_3D, np.array([params.gaze_x, params.gaze_y]), params.blink, params.mouth_open,
+                    params.smile, params.brow_raise)
     # SynthTalk's pitch > 0 tilts the face up; the image's y points down, so the rotation is applied as is
-    return (points @ rotation_matrix(controls.yaw, controls.pitch, controls.roll).T)[:, :2]
+    return (points @ rotation_matrix(params.yaw, params.pitch, params.roll).T)[:, :2]
 
 
-def controlled_landmarks(landmarks: np.ndarray, controls: Controls) -> np.ndarray:
-    """``landmarks`` (74, 2) pixels moved by the template's displacement under ``controls``, scaled to the face."""
+def controlled_landmarks(landmarks: np.ndarray, params: FrameParams) -> np.ndarray:
+    """``landmarks`` (74, 2) pixels moved by the template's displacement under ``params`` (:func:`controls`),
+    scaled to the face."""
     landmarks = np.asarray(landmarks, dtype=np.float32)
     if landmarks.shape != (lm.NUM_LANDMARKS, 2):
         raise ValueError(f"landmarks must have shape ({lm.NUM_LANDMARKS}, 2), got {landmarks.shape}")
-    neutral, moved = _template_2d(Controls()), _template_2d(controls)
+    neutral, moved = _template_2d(FrameParams()), _template_2d(params)
     scale = lm.interocular_distance(landmarks) / lm.interocular_distance(neutral)
     return (landmarks + scale * (moved - neutral)).astype(np.float32)
 
 
 @torch.inference_mode()
-def animate_controls(animate, image: torch.Tensor, landmarks: np.ndarray, controls: list[Controls]) -> np.ndarray:
-    """The face ``image`` (3, H, W) in [0, 1] animated to each of ``controls``: uint8 (N, H, W, 3).
+def animate_controls(animate, image: torch.Tensor, landmarks: np.ndarray, settings: list[FrameParams]) -> np.ndarray:
+    """The face ``image`` (3, H, W) in [0, 1] animated to each of ``settings`` (:func:`controls`): uint8 (N, H, W, 3).
 
     ``animate`` is an S2D model's ``animate`` (source, source landmarks, driving landmarks).
     """
-    wanted = torch.from_numpy(np.stack([controlled_landmarks(landmarks, c) for c in controls]))
-    n = len(controls)
+    wanted = torch.from_numpy(np.stack([controlled_landmarks(landmarks, p) for p in settings]))
+    n = len(settings)
     device = image.device
     source = torch.as_tensor(landmarks, dtype=torch.float32, device=device)[None].expand(n, -1, -1)
     frames = animate(image[None].expand(n, -1, -1, -1), source, wanted.to(device))
@@ -80,6 +72,6 @@ def controls_grid(animate, image: torch.Tensor, landmarks: np.ndarray, steps: in
     """For each control, the face animated with that control swept over its range (the others at zero)."""
     rows = {}
     for name, (low, high) in RANGES.items():
-        sweep = [replace(Controls(), **{name: float(v)}) for v in np.linspace(low, high, steps)]
+        sweep = [controls(**{name: float(v)}) for v in np.linspace(low, high, steps)]
         rows[name] = animate_controls(animate, image, landmarks, sweep)
     return rows

@@ -24,12 +24,12 @@ def face(synth_vox):
 
 
 def test_zero_controls_leave_the_landmarks_as_they_are(face):
-    assert np.allclose(explore.controlled_landmarks(face, explore.Controls()), face, atol=1e-5)
+    assert np.allclose(explore.controlled_landmarks(face, explore.controls()), face, atol=1e-5)
 
 
 def test_each_control_moves_what_it_names(face):
     def moved(**controls):
-        return explore.controlled_landmarks(face, explore.Controls(**controls)) - face
+        return explore.controlled_landmarks(face, explore.controls(**controls)) - face
 
     right = moved(gaze_x=1.0)
     assert right[[lm.LEFT_PUPIL, lm.RIGHT_PUPIL], 0].min() > 0.3  # the pupils look to the image's right
@@ -40,15 +40,15 @@ def test_each_control_moves_what_it_names(face):
     assert closed[37, 1] > 0.5 and closed[43, 1] > 0.5  # the upper lids come down
     turned = moved(yaw=20)
     assert turned[30, 0] > 1.0  # the nose tip moves to the image's right
-    rolled = explore.controlled_landmarks(face, explore.Controls(roll=15))
+    rolled = explore.controlled_landmarks(face, explore.controls(roll=15))
     def eye_line(points):
         return np.degrees(np.arctan2(*(points[45] - points[36])[::-1]))
 
     assert eye_line(rolled) - eye_line(face) > 10  # turned clockwise in the image, about 15 degrees
     with pytest.raises(ValueError, match="yaw must be in"):
-        explore.Controls(yaw=90)
+        explore.controls(yaw=90)
     with pytest.raises(ValueError, match="shape"):
-        explore.controlled_landmarks(face[:68], explore.Controls())
+        explore.controlled_landmarks(face[:68], explore.controls())
 
 
 def test_controls_grid_animates_a_face_per_value(face, synth_vox, smoke_config):
