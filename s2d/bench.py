@@ -168,9 +168,7 @@ class Setup:
         detector_config = profile_config(widths, "FAN4+DSNT")
         detector = Detector(prepare(build_detector(detector_config), device, options), detector_config, device)
         pixels = face_frames(size, batch + 1)
-        frames = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(255).to(device)
-        if options.channels_last:
-            frames = frames.contiguous(memory_format=torch.channels_last)
+        frames = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(255).contiguous().to(device)
         return cls(device, options, s2d, fomm, detector, pixels, frames[:1], frames[1:])
 
     def landmarks(self, frames: torch.Tensor) -> torch.Tensor:

@@ -68,8 +68,10 @@ def prepare(model: nn.Module, device: torch.device, options: InferenceOptions = 
     model = model.eval().to(device)
     if options.fuse:
         fuse_conv_batchnorm(model)
-    if options.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    if options.channels_last:  # only where it pays: instance norms would copy channels-last maps back and forth
+        for network in [getattr(model, name) for name in NETWORKS if hasattr(model, name)] or [model]:
+            if not any(isinstance(m, nn.InstanceNorm2d) for m in network.modules()):
+                network.to(memory_format=torch.channels_last)
     if options.compile:
         # the animators are called through their networks (S2D: motion, then generator; the keypoint models:
         # detect, then generate): each network is compiled; any other model is compiled whole
@@ -90,10 +92,6 @@ def _clone(kp):
     return type(kp)(kp.value.clone(), None if kp.jacobian is None else kp.jacobian.clone())
 
 
-def _layout(image: torch.Tensor, options: InferenceOptions) -> torch.Tensor:
-    return image.contiguous(memory_format=torch.channels_last) if options.channels_last else image
-
-
 class S2DFrames:
     """S2D's frames of one source face: ``frames(driving_landmarks)`` -> (B, 3, H, W) float32 in [0, 1]."""
 
@@ -101,7 +99,7 @@ class S2DFrames:
                  options: InferenceOptions = InferenceOptions()):
         self.model, self.options = model, options
         self.device = source.device
-        self.source = _layout(source, options)  # (1, 3, H, W)
+        self.source = source  # (1, 3, H, W)
         self.source_landmarks = source_landmarks  # (1, N, 2) pixels
 
     @torch.inference_mode()
@@ -122,10 +120,10 @@ class KeypointFrames:
                  driving_first: torch.Tensor | None = None):
         self.model, self.options = model, options
         self.device = source.device
-        self.source = _layout(source, options)
+        self.source = source
         with autocast(self.device, options):  # kept across calls: cloned out of any CUDA graph's memory
             self.kp_source = _clone(model.detect(self.source)[0])
-            self.kp_first = None if driving_first is None else _clone(model.detect(_layout(driving_first, options))[0])
+            self.kp_first = None if driving_first is None else _clone(model.detect(driving_first)[0])
 
     @torch.inference_mode()
     def __call__(self, driving: torch.Tensor) -> torch.Tensor:
@@ -138,7 +136,7 @@ class KeypointFrames:
 
         n = len(driving)
         with autocast(self.device, self.options):
-            kp_driving = self.model.detect(_layout(driving, self.options))[0]
+            kp_driving = self.model.detect(driving)[0]
             if self.kp_first is not None:
                 kp_driving = relative_keypoints(self.kp_source, kp_driving, self.kp_first)
             out = self.model.generate(self.source.expand(n, -1, -1, -1), expand(self.kp_source, n), kp_driving)
