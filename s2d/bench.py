@@ -232,23 +232,35 @@ def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     return found
 
 
-def timed(call: Callable[[], object], device: torch.device, min_time: float = 0.5, max_calls: int = 20,
-          warmup: int = 1) -> tuple[float, int]:
-    """The median seconds of ``call`` after ``warmup`` calls, over calls until ``min_time`` has passed (at least
-    2, at most ``max_calls``), and how many calls were timed."""
+def interleaved(calls: list[Callable[[], object]], device: torch.device, min_time: float = 0.5,
+                min_rounds: int = 3, max_rounds: int = 20, warmup: int = 1) -> list[list[float]]:
+    """Seconds of each call, timed in rounds (each call once per round, in turn), after ``warmup`` rounds, until
+    ``min_time`` per call has passed (``min_rounds`` to ``max_rounds`` rounds). Taking turns spreads a shared
+    machine's slow spells over every call alike, so the ratios between them hold better than their times."""
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
     for _ in range(warmup):
-        call()
+        for call in calls:
+            call()
     sync()
-    times, began = [], time.perf_counter()
-    while len(times) < 2 or (time.perf_counter() - began < min_time and len(times) < max_calls):
-        start = time.perf_counter()
-        call()
-        sync()
-        times.append(time.perf_counter() - start)
+    times: list[list[float]] = [[] for _ in calls]
+    began = time.perf_counter()
+    while len(times[0]) < min_rounds or (time.perf_counter() - began < min_time * len(calls)
+                                         and len(times[0]) < max_rounds):
+        for call, spent in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            sync()
+            spent.append(time.perf_counter() - start)
+    return times
+
+
+def timed(call: Callable[[], object], device: torch.device, min_time: float = 0.5, max_calls: int = 20,
+          warmup: int = 1) -> tuple[float, int]:
+    """The median seconds of ``call`` (:func:`interleaved` alone: at least 2 calls) and how many were timed."""
+    times = interleaved([call], device, min_time, min(2, max_calls), max_calls, warmup)[0]
     return statistics.median(times), len(times)
 
 
@@ -265,21 +277,23 @@ def latency(device: torch.device, paths: dict[str, InferenceOptions], resolution
             widths: str = WIDTHS, min_time: float = 0.5) -> pd.DataFrame:
     """Every stage at every size, batch and path (:func:`stages`); plus the paper's widths at 256 px, batch 1,
     end to end."""
-    cases = [(widths, size, batch, path) for size in resolutions for batch in batches for path in paths]
+    cases = [(widths, size, batch) for size in resolutions for batch in batches]
     if PAPER_SIZE in resolutions:
-        cases += [("paper", PAPER_SIZE, 1, path) for path in paths]
+        cases.append(("paper", PAPER_SIZE, 1))
     rows = []
-    for case_widths, size, batch, path in tqdm(cases, desc="latency"):
-        options = paths[path]
+    for case_widths, size, batch in tqdm(cases, desc="latency"):
+        timing = []  # (path, stage): every path's stages of one case take turns (interleaved)
+        for path, options in paths.items():
+            for stage in stages(Setup.build(case_widths, size, batch, device, options), mediapipe=device.type == "cpu"):
+                if case_widths != "paper" or stage.stage == END_TO_END:
+                    timing.append((path, stage))
         warmup = 2 if device.type == "cuda" else 1  # cuDNN tunes on the first call
-        setup = Setup.build(case_widths, size, batch, device, options)
-        for stage in stages(setup, mediapipe=device.type == "cpu"):
-            if case_widths == "paper" and stage.stage != END_TO_END:
-                continue
-            seconds, calls = timed(stage.call, device, min_time, warmup=warmup)
+        times = interleaved([stage.call for _, stage in timing], device, min_time, warmup=warmup)
+        for (path, stage), spent in zip(timing, times):
+            seconds = statistics.median(spent)
             rows.append({"widths": case_widths, "model": stage.model, "stage": stage.stage, "path": path,
                          "device": str(device), "resolution": size, "batch": batch, "ms_per_call": 1e3 * seconds,
-                         "ms_per_frame": 1e3 * seconds / batch, "frames_per_s": batch / seconds, "calls": calls,
+                         "ms_per_frame": 1e3 * seconds / batch, "frames_per_s": batch / seconds, "calls": len(spent),
                          "gflops_per_frame": gflops(stage.call) if batch == 1 else np.nan})
     table = pd.DataFrame(rows)
     # FLOPs do not depend on the batch or the path: counted at batch 1, shared by the rest
