@@ -63,11 +63,16 @@ def test_model_plan_names_each_model_once_and_shares_the_table1_model():
     names = [r.name for r in runs]
     baselines = 3 + 2 + 1  # First-order 3 seeds, Monkey-Net 2 on synth-vox; First-order on synth-ff (Table 3)
     assert pipeline.baseline_seeds(config, "monkey-net") == [0, 1]
-    assert len(names) == len(set(names)) == (1 + len(pipeline.ABLATIONS) * len(config.seeds) + baselines
-                                             + len(pipeline.TABLE5_DETECTORS))
+    assert pipeline.ablation_seeds(config) == [0, 1]
+    ablations = (len(pipeline.ABLATIONS) - 1) * 2  # the motion-cue setting is the Table 1 model itself
+    real_face = 0 if pipeline.real_data() is None else 1  # trained when the real clips are prepared
+    assert len(names) == len(set(names)) == (1 + len(config.seeds) + ablations + baselines
+                                             + len(pipeline.TABLE5_DETECTORS) + real_face)
+    assert {f"s2d-synth-vox-seed{s}" for s in config.seeds} <= set(names)  # Table 1's seeds, beyond Table 4's
     fomm = pipeline.baseline_run(config, "first-order", "synth-vox", 2)
     assert fomm.config.model.architecture == "first-order" and fomm.config.seed == 2 and fomm.config.train == config.train
-    assert fomm.config.loss == config.loss  # the same losses and schedule as S2D    assert pipeline.ablation_run(config, pipeline.WITH_MOTION_CUE, 1) == pipeline.main_run(config, "synth-vox", 1)
+    assert fomm.config.loss == config.loss  # the same losses and schedule as S2D
+    assert pipeline.ablation_run(config, pipeline.WITH_MOTION_CUE, 1) == pipeline.main_run(config, "synth-vox", 1)
     no_local = pipeline.ablation_run(config, "no local motion", 2)
     assert not no_local.config.model.local_branches and not no_local.config.model.motion_to_generator
     assert no_local.config.seed == 2 and no_local.data_seed == config.seed  # every seed is tested on the same data
