@@ -11,9 +11,11 @@ run faster, with the same frames up to float rounding:
 - optionally ``torch.compile`` of each network (``compile``: its mode).
 
 One source face is animated by many driving frames, so what depends on the source alone
-is computed once: for S2D nothing (its motion networks read the source together with the
-driving landmarks), for the keypoint baselines the source's keypoints (and the first
-driving frame's, for relative motion), as first-order-model's demo does.
+is computed once: for S2D the encoders of its motion networks (the global branch's and
+the local branches' hourglass encoders read only the source and its landmarks; the
+driving landmarks enter at the bottleneck and in the decoders), for the keypoint
+baselines the source's keypoints (and the first driving frame's, for relative motion),
+as first-order-model's demo does.
 """
 
 from __future__ import annotations
@@ -93,21 +95,26 @@ def _clone(kp):
 
 
 class S2DFrames:
-    """S2D's frames of one source face: ``frames(driving_landmarks)`` -> (B, 3, H, W) float32 in [0, 1]."""
+    """S2D's frames of one source face: ``frames(driving_landmarks)`` -> (B, 3, H, W) float32 in [0, 1]. What the
+    motion networks compute from the source alone (their encoders' maps, :meth:`S2DModel.encode`) is computed
+    once, here."""
 
+    @torch.inference_mode()
     def __init__(self, model: nn.Module, source: torch.Tensor, source_landmarks: torch.Tensor,
                  options: InferenceOptions = InferenceOptions()):
         self.model, self.options = model, options
         self.device = source.device
         self.source = source  # (1, 3, H, W)
         self.source_landmarks = source_landmarks  # (1, N, 2) pixels
+        with autocast(self.device, options):
+            self.code = model.encode(source, source_landmarks)
 
     @torch.inference_mode()
     def __call__(self, driving_landmarks: torch.Tensor) -> torch.Tensor:
         n = len(driving_landmarks)
         with autocast(self.device, self.options):
             out = self.model(self.source.expand(n, -1, -1, -1), self.source_landmarks.expand(n, -1, -1),
-                             driving_landmarks)
+                             driving_landmarks, self.code)
         return out.prediction.float()
 
 

@@ -158,3 +158,23 @@ def test_qualitative_grid_draws_every_row_for_every_frame(synth_vox, tmp_path):
     assert len(fig.axes) == len(ROWS) * 4
     assert sum(bool(ax.images) for ax in fig.axes) == 1 + len(ROWS) * 3  # the source, then every panel
     assert out.stat().st_size > 10_000
+
+
+def test_source_code_computed_once_gives_the_same_frames():
+    """S2DModel.encode: the motion networks' encoders see the source alone, so their maps computed once (batch 1)
+    give every driving frame of a batch what the full forward gives it."""
+    config = load_config("smoke")
+    torch.manual_seed(0)
+    model = S2DModel(config).eval()
+    size = config.data.resolution
+    source = torch.rand(1, 3, size, size)
+    source_lm = size * (0.3 + 0.4 * torch.rand(1, 74, 2))
+    driving_lm = source_lm + 2 * torch.randn(3, 74, 2)
+    with torch.no_grad():
+        code = model.encode(source, source_lm)
+        cached = model(source.expand(3, -1, -1, -1), source_lm.expand(3, -1, -1), driving_lm, code)
+        full = model(source.expand(3, -1, -1, -1), source_lm.expand(3, -1, -1), driving_lm)
+    assert len(code) == 1 + len(model.dense_motion.local_branches)
+    assert all(len(skip) == 1 for branch in code for skip in branch)  # batch 1: computed once for the video
+    assert torch.allclose(cached.prediction, full.prediction, atol=1e-5)
+    assert torch.allclose(cached.motion.grid, full.motion.grid, atol=1e-5)

@@ -50,14 +50,19 @@ class GlobalBranch(nn.Module):
         self.net = LandmarkHourglass(3, 2, self.inner, 2 * num_landmarks, block_expansion, max_features,
                                      num_blocks, adain, add_motion)
 
-    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> torch.Tensor:
+    def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[torch.Tensor]:
+        """The hourglass encoder's maps of the source (they do not depend on the driving frame)."""
         small = F.interpolate(source, size=(self.inner, self.inner), mode="bilinear", align_corners=False,
                               antialias=True)
+        return self.net.encode(small, to_normalised(source_lm, self.size).flatten(1))
+
+    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
+                code: list[torch.Tensor] | None = None) -> torch.Tensor:
         s = to_normalised(source_lm, self.size).flatten(1)
         d = to_normalised(driving_lm, self.size).flatten(1)
-        offsets = self.net(small, s, d)
+        offsets = self.net.decode(self.encode(source, source_lm) if code is None else code, s, d)
         offsets = F.interpolate(offsets, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return identity_grid(len(source), self.size, self.size, source.device, source.dtype) + offsets.permute(0, 2, 3, 1)
+        return identity_grid(len(offsets), self.size, self.size, source.device, source.dtype) + offsets.permute(0, 2, 3, 1)
 
 
 class LocalBranch(nn.Module):
@@ -76,18 +81,28 @@ class LocalBranch(nn.Module):
         self.net = LandmarkHourglass(3, 3, crop, 2 * len(self.region), block_expansion, max_features,
                                      num_blocks, adain, add_motion)
 
-    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor):
-        size = source.shape[-1]
+    def _points(self, landmarks: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The region's centre (normalised image units) and its points relative to the crop, flattened."""
         half = self.crop / size  # half the crop side, in normalised image units
-        s_pts = to_normalised(source_lm[:, self.region], size)
-        d_pts = to_normalised(driving_lm[:, self.region], size)
-        s_centre, d_centre = s_pts.mean(1), d_pts.mean(1)
-        patch = F.grid_sample(source, _crop_grid(s_centre, half, self.crop), mode="bilinear",
+        points = to_normalised(landmarks[:, self.region], size)
+        centre = points.mean(1)
+        return centre, ((points - centre[:, None]) / half).flatten(1)
+
+    def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[torch.Tensor]:
+        """The hourglass encoder's maps of the source's crop (they do not depend on the driving frame)."""
+        size = source.shape[-1]
+        s_centre, s_local = self._points(source_lm, size)
+        patch = F.grid_sample(source, _crop_grid(s_centre, self.crop / size, self.crop), mode="bilinear",
                               padding_mode="border", align_corners=False)
-        s_local = ((s_pts - s_centre[:, None]) / half).flatten(1)
-        d_local = ((d_pts - d_centre[:, None]) / half).flatten(1)
-        out = self.net(patch, s_local, d_local)
-        local_grid = identity_grid(len(source), self.crop, self.crop, source.device, source.dtype)
+        return self.net.encode(patch, s_local)
+
+    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
+                code: list[torch.Tensor] | None = None):
+        size = source.shape[-1]
+        half = self.crop / size
+        (s_centre, s_local), (d_centre, d_local) = self._points(source_lm, size), self._points(driving_lm, size)
+        out = self.net.decode(self.encode(source, source_lm) if code is None else code, s_local, d_local)
+        local_grid = identity_grid(len(out), self.crop, self.crop, source.device, source.dtype)
         local_grid = local_grid + out[:, :2].permute(0, 2, 3, 1)
         mask = torch.sigmoid(out[:, 2:3])
         return local_grid, mask, s_centre, d_centre, half
@@ -139,15 +154,23 @@ class DenseMotionGenerator(nn.Module):
             for region in REGION_ORDER
         ) if local_branches else None
 
-    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> DenseMotion:
+    def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[list[torch.Tensor]]:
+        """What the branches compute from the source alone (their encoders' maps, global branch first): a video
+        computes it once and passes it as ``code`` for each batch of driving frames."""
+        source_lm = source_lm[:, : self.num_landmarks]
+        return [branch.encode(source, source_lm) for branch in [self.global_branch, *(self.local_branches or [])]]
+
+    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
+                code: list[list[torch.Tensor]] | None = None) -> DenseMotion:
         source_lm, driving_lm = source_lm[:, : self.num_landmarks], driving_lm[:, : self.num_landmarks]
-        global_grid = self.global_branch(source, source_lm, driving_lm)
+        code = code if code is not None else [None] * (1 + len(self.local_branches or []))
+        global_grid = self.global_branch(source, source_lm, driving_lm, code[0])
         grid = global_grid
-        batch, _, height, width = source.shape
+        batch, (height, width) = len(driving_lm), source.shape[-2:]
         masks = source.new_zeros(batch, len(REGION_ORDER), height, width)
         boxes = source.new_zeros(batch, len(REGION_ORDER), 3)
         for i, branch in enumerate(self.local_branches or []):
-            local_grid, mask, s_centre, d_centre, half = branch(source, source_lm, driving_lm)
+            local_grid, mask, s_centre, d_centre, half = branch(source, source_lm, driving_lm, code[i + 1])
             grid, masks[:, i] = fuse_local(grid, local_grid, mask, s_centre, d_centre, half)
             boxes[:, i, :2], boxes[:, i, 2] = d_centre, half
         return DenseMotion(grid=grid, global_grid=global_grid, local_masks=masks, local_boxes=boxes)

@@ -54,16 +54,26 @@ class LandmarkHourglass(nn.Module):
         nn.init.normal_(self.out.weight, std=1e-3)  # start near zero output: about the identity warp
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, image: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> torch.Tensor:
+    def encode(self, image: torch.Tensor, source_lm: torch.Tensor | None) -> list[torch.Tensor]:
+        """The encoder's maps, the input first and the bottleneck last: they depend on the source alone, so a
+        video computes them once (:meth:`decode` takes them for any number of driving frames)."""
         skips = [image]
-        h = image
         for block in self.down:
-            h = F.avg_pool2d(block(h, source_lm), 2)
-            skips.append(h)
+            skips.append(F.avg_pool2d(block(skips[-1], source_lm), 2))
+        return skips
+
+    def decode(self, skips: list[torch.Tensor], source_lm: torch.Tensor | None,
+               driving_lm: torch.Tensor | None) -> torch.Tensor:
+        """The decoder on :meth:`encode`'s maps (batch 1 or the driving batch), driven by ``driving_lm``."""
+        batch = skips[-1].shape[0] if driving_lm is None else len(driving_lm)
+        skips = [skip.expand(batch, -1, -1, -1) for skip in skips]
+        h = skips.pop()
         if self.add_motion is not None:
             h = self.add_motion(h, driving_lm - source_lm)
-        skips.pop()
         for block in self.up:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = torch.cat([block(h, driving_lm), skips.pop()], dim=1)
         return self.out(h)
+
+    def forward(self, image: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(image, source_lm), source_lm, driving_lm)

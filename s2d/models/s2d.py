@@ -40,11 +40,17 @@ class S2DModel(nn.Module):
         self.generator = ImageGenerator(m.block_expansion, m.max_features, m.num_down_blocks,
                                         m.num_bottleneck_blocks, m.motion_to_generator)
 
-    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> Animation:
+    def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[list[torch.Tensor]]:
+        """What the motion networks compute from the source alone (:meth:`DenseMotionGenerator.encode`): computed
+        once per source face, it is passed as ``code`` with every batch of driving landmarks."""
+        return self.dense_motion.encode(source, source_lm)
+
+    def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
+                code: list[list[torch.Tensor]] | None = None) -> Animation:
         if source.shape[-2:] != (self.resolution, self.resolution):
             raise ValueError(f"source is {tuple(source.shape[-2:])}, the model was built for "
                              f"{self.resolution}x{self.resolution}")
-        motion = self.dense_motion(source, source_lm, driving_lm)
+        motion = self.dense_motion(source, source_lm, driving_lm, code)
         warped = warp(source, motion.grid)  # Eq. (1)
         residual, mask = self.generator(warped, motion.grid)
         return Animation(compose(warped, residual, mask), warped, residual, mask, motion)  # Eq. (2)
