@@ -3,6 +3,7 @@ animated clips (GIF) of same- and cross-identity animation, and the gaze figure 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -19,6 +20,9 @@ from s2d.models.dense_motion import identity_grid
 ROWS = ("driving", "generated", "warped source", "motion (flow)", "generator mask M", "local masks")
 
 
+BOOK_PAGES = Path("book/results")  # where make reproduce writes the executed notebooks
+
+
 def _save(fig, out: str | Path) -> Path:
     """Write ``fig`` to ``out`` atomically and close it."""
     out = Path(out)
@@ -26,6 +30,18 @@ def _save(fig, out: str | Path) -> Path:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out
+
+
+def shown(path: str | Path):
+    """A saved figure for a notebook to display. Under ``results/`` (a ``make reproduce`` run, whose executed
+    copies land in :data:`BOOK_PAGES`) it is linked, relative to the book's pages, so the page does not carry
+    its bytes (animated clips run to megabytes); elsewhere it is embedded."""
+    from IPython.display import Image, Markdown
+
+    path = Path(path)
+    if path.resolve().is_relative_to(Path("results").resolve()):
+        return Markdown(f"![{path.stem}]({os.path.relpath(path.resolve(), BOOK_PAGES.resolve())})")
+    return Image(filename=path)
 
 
 def _flow_colours(offsets: np.ndarray) -> np.ndarray:

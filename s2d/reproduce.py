@@ -155,8 +155,10 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
 
 
 def _for_the_book(notebook, title: str) -> None:
-    """Title the executed copy for its page, drop stderr logs, and hide the raw parameter cells (the page
-    states its settings)."""
+    """Title the executed copy for its page, drop stderr logs and the widgets' saved state (a static page cannot
+    run them, and the rating widget's state carried every clip it shows), and hide the raw parameter cells (the
+    page states its settings)."""
+    notebook.metadata.pop("widgets", None)
     heading = next(c for c in notebook.cells if c.cell_type == "markdown" and c.source.startswith("# "))
     heading.source = f"# {title}" + heading.source[heading.source.index("\n"):]
     for cell in notebook.cells:

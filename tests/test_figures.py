@@ -1,5 +1,7 @@
 """Clips and figures of a model's output."""
 
+from pathlib import Path
+
 import imageio.v3 as iio
 import numpy as np
 
@@ -41,3 +43,19 @@ def test_animation_gif_puts_panels_side_by_side(tmp_path):
 def test_gaze_figure_shows_every_model(synth_vox, tmp_path):
     fig = gaze_figure({"copy": evaluate.copy_source}, synth_vox, out=tmp_path / "gaze.png")
     assert (tmp_path / "gaze.png").stat().st_size > 1000 and len(fig.axes) % 4 == 0
+
+
+def test_figures_under_results_are_linked_from_the_book_and_others_embedded(tmp_path, monkeypatch):
+    from IPython.display import Image, Markdown
+
+    from s2d.figures import shown
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    clip = tmp_path / "results" / "cpu" / "clip.gif"
+    clip.write_bytes(b"GIF89a")
+    linked = shown(Path("results/cpu/clip.gif"))
+    assert isinstance(linked, Markdown) and linked.data == "![clip](../../results/cpu/clip.gif)"
+    elsewhere = tmp_path / "scratch.png"
+    iio.imwrite(elsewhere, np.zeros((4, 4, 3), np.uint8))
+    assert isinstance(shown(elsewhere), Image)
