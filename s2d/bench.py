@@ -184,6 +184,7 @@ class Setup:
 
 def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     """The stages of S2D and FOMM animating the setup's driving frames (see the module docstring)."""
+    from s2d.baselines.fomm import _expand
     from s2d.models.generator import compose, warp
 
     s2d, fomm, device, options = setup.s2d, setup.fomm, setup.device, setup.options
@@ -196,7 +197,7 @@ def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     with torch.inference_mode(), autocast(device, options):
         motion = s2d.dense_motion(sources, source_lm, driving_lm)
         kp_source = fomm.detect(setup.source)[0]
-        kp_source = type(kp_source)(kp_source.value.expand(batch, -1, -1), kp_source.jacobian.expand(batch, -1, -1, -1))
+        kp_source = _expand(kp_source, batch)
         kp_driving = fomm.detect(driving)[0]
         fomm_motion = fomm.dense_motion(sources, kp_source, kp_driving)
 
