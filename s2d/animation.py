@@ -18,8 +18,8 @@ source crop and landmarks to frames:
    interocular distances (:func:`s2d.evaluate.relative_landmarks`). Absolute: the
    driving landmarks as they are (the source takes on the driving face's shape too).
 4. **Generate** in batches (:mod:`s2d.inference`'s fast path), then **paste** each frame back into the photo: resized to the
-   crop's side and blended with a feathered square mask, so the photo outside the crop is
-   untouched.
+   crop's side and blended with a round, smoothly feathered mask (:func:`paste_alpha`), so the photo
+   outside the crop is untouched and no square edge shows.
 5. **Write** an MP4 (imageio-ffmpeg, H.264) at the driving video's frame rate, to a
    temporary file renamed into place: a failure never leaves a partial video.
 
@@ -48,7 +48,7 @@ from s2d.io import atomic_path
 from s2d.runtime import pick_device
 
 DEFAULT_FPS = 25.0  # for driving landmarks given without their video
-FEATHER = 0.08  # width of the blended border of the pasted crop, as a fraction of its side
+FEATHER = 0.35  # the pasted crop fades out over this outer fraction of its half side (a round feather)
 
 
 class AnimateError(ValueError):
@@ -172,12 +172,22 @@ def load_animator(checkpoint: str | Path, size: int | None, device: torch.device
     return model, resolution
 
 
+def paste_alpha(side: int, feather: float = FEATHER) -> np.ndarray:
+    """(side, side, 1): how much of the generated face a pasted crop shows: 1 over a central disc, then a
+    cos^2 fall to 0 over the outer ``feather`` of the crop's half side, 0 at the crop's border and in its
+    corners. It is round and smooth, so no square edge shows where the generated background and the
+    photo's differ (the 64 px face is upsampled, hence blurrier than the photo)."""
+    u = (np.arange(side) + 0.5) / side * 2 - 1
+    r = np.hypot(u[:, None], u[None, :])
+    t = np.clip((r - (1 - feather)) / feather, 0, 1)
+    return (np.cos(t * np.pi / 2) ** 2)[..., None]
+
+
 def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feather: float = FEATHER) -> np.ndarray:
-    """``face`` resized onto the crop ``box`` of ``photo``, its border blended over ``feather`` of its side."""
+    """``face`` resized onto the crop ``box`` of ``photo``, blended by :func:`paste_alpha`."""
     x0, y0, side = box
     patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC if side > len(face) else cv2.INTER_AREA)
-    ramp = np.clip(np.minimum(np.arange(side), np.arange(side)[::-1]) / max(feather * side, 1.0), 0, 1)
-    alpha = np.minimum.outer(ramp, ramp)[..., None]
+    alpha = paste_alpha(side, feather)
     out = photo.copy()
     region = out[y0:y0 + side, x0:x0 + side].astype(np.float32)
     out[y0:y0 + side, x0:x0 + side] = np.round(alpha * patch + (1 - alpha) * region).astype(np.uint8)

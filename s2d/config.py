@@ -33,7 +33,8 @@ PROFILES = ("smoke", "cpu", "paper")
 ARCHITECTURES = ("s2d", "first-order", "monkey-net")  # model.architecture: S2D or a baseline of Tables 1-3
 
 
-CHOICES = {"model.architecture": ARCHITECTURES}  # fields with a fixed set of values
+GLOBAL_MOTIONS = ("candidates", "offsets")  # model.global_motion: s2d.models.dense_motion.GlobalBranch
+CHOICES = {"model.architecture": ARCHITECTURES, "model.global_motion": GLOBAL_MOTIONS}  # fields with a fixed set of values
 
 
 class ConfigError(ValueError):
@@ -74,6 +75,9 @@ class ModelConfig:
     adain: bool = True  # Sec. 3.2, AdaIN layers driven by landmark vectors
     add_motion: bool = True  # Sec. 3.2, Add_Motion layer
     local_branches: bool = True  # Eq. (3), eye/brow and mouth branches
+    # the global branch's hourglass predicts softmax weights over landmark-fitted motions (identity, affine,
+    # thin-plate spline) plus a residual ("candidates", our reading), or the map's offsets ("offsets", literal)
+    global_motion: str = "candidates"
     motion_to_generator: bool = True  # dense motion map concatenated to the generator input
     landmark_points: int = 74  # landmarks the motion generator reads: 74, or 68 (iBUG only, no pupils: Table 5)
     num_bottleneck_blocks: int = 6  # residual blocks of the image generator

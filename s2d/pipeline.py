@@ -59,11 +59,15 @@ if TYPE_CHECKING:  # the detector package loads its baselines' libraries; import
 # map as a cue, and comparing the two is the paper's fifth claim.
 FULL = "Full model"
 WITH_MOTION_CUE = "Full model + motion map to the generator (Table 1)"
+# beyond the paper: the full model with the paper-literal global branch (its hourglass predicts the offsets of
+# f_G directly) instead of our default reading (softmax weights over landmark-fitted motions, issue 16)
+PAPER_LITERAL = "Full model, global branch predicts offsets (paper-literal)"
 ABLATIONS = {
     FULL: {"motion_to_generator": False},
     "no Add_Motion layer": {"motion_to_generator": False, "add_motion": False},
     "no AdaIN layer": {"motion_to_generator": False, "adain": False},
     "no local motion": {"motion_to_generator": False, "local_branches": False},
+    PAPER_LITERAL: {"motion_to_generator": False, "global_motion": "offsets"},
     WITH_MOTION_CUE: {},
 }
 

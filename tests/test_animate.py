@@ -10,7 +10,7 @@ import torch
 
 import s2d
 from s2d import landmarks as lm
-from s2d.animation import paste
+from s2d.animation import paste, paste_alpha
 from s2d.cli import main
 from s2d.config import load_config
 from s2d.data import format as fmt
@@ -78,7 +78,14 @@ def test_paste_blends_only_inside_the_box():
     out = paste(photo, np.full((16, 16, 3), 255, np.uint8), (10, 5, 32))
     assert out[:5].max() == 0 and out[:, :10].max() == 0 and out[37:].max() == 0 and out[:, 42:].max() == 0
     assert out[21, 26].min() == 255  # the centre is the face itself
-    assert 0 < out[5, 26, 0] < 255 or out[6, 26, 0] < 255  # the border is blended
+    assert out[5, 10].max() == 0 and out[36, 41].max() == 0  # the crop's corners stay the photo: no square
+
+
+def test_paste_alpha_is_round_and_smooth():
+    alpha = paste_alpha(64)[..., 0]
+    assert alpha[32, 32] == 1 and alpha[0].max() < 0.01 and alpha[:, 0].max() < 0.01  # fades out at every edge
+    assert np.abs(np.diff(alpha, axis=0)).max() < 0.1 and np.abs(np.diff(alpha, axis=1)).max() < 0.1
+    assert np.allclose(alpha, alpha.T) and np.allclose(alpha, alpha[::-1])
 
 
 def test_several_faces_use_the_largest_and_say_so(checkpoint, inputs, tmp_path, capsys):

@@ -1,5 +1,18 @@
 """The dense motion generator: a global branch and three local branches, fused by Eq. (3).
 
+Two readings of the paper's text are built here, each a documented interpretation:
+
+- The global branch's hourglass (AdaIN + Add_Motion, Sec. 3.2) predicts the motion. With
+  ``motion="candidates"`` (the default) its output is per-pixel softmax weights over
+  motions fitted to the landmarks (identity, affine, thin-plate spline:
+  :mod:`s2d.models.landmark_warps`) plus a small residual; with ``motion="offsets"`` (the
+  paper-literal variant) it is the map's offsets directly.
+- The local masks make "the final motion map smoother at the boundary": each predicted
+  mask is multiplied by a fixed window that is 1 over the crop's centre and falls
+  smoothly to 0 at its border, and starts small (logit :data:`MASK_LOGIT_INIT`), so the
+  fused map is continuous across every crop border; overlapping crops (the two eyes) are
+  fused at once, in no order (:func:`fuse`).
+
 Motion maps are backward warps in torch's normalised coordinates (x, y in [-1, 1],
 ``align_corners=False``): for each pixel p of the driving frame, F(p) is where to
 sample the source image. Landmarks are pixel coordinates of their frame.
@@ -7,6 +20,7 @@ sample the source image. Landmarks are pixel coordinates of their frame.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,9 +28,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2d import landmarks as lm
+from s2d.config import GLOBAL_MOTIONS
 from s2d.models.hourglass import LandmarkHourglass
+from s2d.models.landmark_warps import CANDIDATES, candidate_offsets
 
 REGION_ORDER = ("left_eye_brow", "right_eye_brow", "mouth")  # M_L1, M_L2, M_L3
+MASK_LOGIT_INIT = -3.0  # a local mask starts at sigmoid(-3) = 0.05 of its window: the global map learns first
+# a new global map is mostly the identity (weight 0.79): the background need not unlearn a motion first
+# (measured at cpu, 150 steps, seed 0: the same L1 and head motion as uniform weights, less background flow)
+IDENTITY_LOGIT_INIT = 2.0
+WINDOW_FLAT = 0.5  # the crop window is 1 within half the crop's half side of its centre, then falls to 0
 
 
 def identity_grid(batch: int, height: int, width: int, device=None, dtype=None) -> torch.Tensor:
@@ -36,19 +57,33 @@ class DenseMotion:
 
     grid: torch.Tensor  # (B, H, W, 2) the fused dense motion map F^k (sampling positions in the source)
     global_grid: torch.Tensor  # (B, H, W, 2) f_G^k
-    local_masks: torch.Tensor  # (B, 3, H, W) m_Li^k pasted into the image (zero outside r_Li^k)
+    local_masks: torch.Tensor  # (B, 3, H, W) m_Li^k pasted into the image, windowed (zero outside r_Li^k)
     local_boxes: torch.Tensor  # (B, 3, 3) the driving-frame crop boxes: centre x, y and half side (normalised)
+    local_grids: torch.Tensor  # (B, 3, H, W, 2) f^_Li^k: each local map in image coordinates (f_G where absent)
 
 
 class GlobalBranch(nn.Module):
-    """M_G: the whole image at ``motion_scale`` of its size, all its landmarks; a full-size motion map."""
+    """M_G: the whole image at ``motion_scale`` of its size, all its landmarks; a full-size motion map.
+
+    ``motion="candidates"``: the hourglass's output is softmax weights over :data:`CANDIDATES`
+    (fitted from the driving to the source landmarks, the 68 iBUG points: pupils and iris
+    edges move with the gaze, not the head, and are the local branches' job) and a 2-channel
+    residual; ``motion="offsets"``: the output is the offsets of f_G themselves.
+    """
 
     def __init__(self, size: int, num_landmarks: int, scale: float, block_expansion: int, max_features: int,
-                 num_blocks: int, adain: bool, add_motion: bool):
+                 num_blocks: int, adain: bool, add_motion: bool, motion: str = "candidates"):
         super().__init__()
-        self.size, self.inner = size, int(round(size * scale))
-        self.net = LandmarkHourglass(3, 2, self.inner, 2 * num_landmarks, block_expansion, max_features,
+        if motion not in GLOBAL_MOTIONS:
+            raise ValueError(f"global motion must be one of {', '.join(GLOBAL_MOTIONS)}, got {motion!r}")
+        self.size, self.inner, self.motion = size, int(round(size * scale)), motion
+        outputs = 2 if motion == "offsets" else len(CANDIDATES) + 2
+        self.net = LandmarkHourglass(3, outputs, self.inner, 2 * num_landmarks, block_expansion, max_features,
                                      num_blocks, adain, add_motion)
+        if motion == "candidates":
+            with torch.no_grad():
+                self.net.out.bias[CANDIDATES.index("identity")] = IDENTITY_LOGIT_INIT
+                self.net.out.weight[len(CANDIDATES):] = 0  # the residual starts at 0: a new map is the candidates'
 
     def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[torch.Tensor]:
         """The hourglass encoder's maps of the source (they do not depend on the driving frame)."""
@@ -58,9 +93,16 @@ class GlobalBranch(nn.Module):
 
     def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
                 code: list[torch.Tensor] | None = None) -> torch.Tensor:
-        s = to_normalised(source_lm, self.size).flatten(1)
-        d = to_normalised(driving_lm, self.size).flatten(1)
-        offsets = self.net.decode(self.encode(source, source_lm) if code is None else code, s, d)
+        s, d = to_normalised(source_lm, self.size), to_normalised(driving_lm, self.size)
+        out = self.net.decode(self.encode(source, source_lm) if code is None else code, s.flatten(1), d.flatten(1))
+        if self.motion == "offsets":
+            offsets = out
+        else:
+            at = identity_grid(len(out), self.inner, self.inner, out.device, out.dtype)
+            ibug = slice(0, lm.NUM_IBUG)
+            moves = candidate_offsets(d[:, ibug], s[:, ibug], at)  # (B, K, h, w, 2)
+            weights = torch.softmax(out[:, : len(CANDIDATES)], dim=1)  # (B, K, h, w)
+            offsets = (weights[..., None] * moves).sum(1).permute(0, 3, 1, 2) + out[:, len(CANDIDATES):]
         offsets = F.interpolate(offsets, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return identity_grid(len(offsets), self.size, self.size, source.device, source.dtype) + offsets.permute(0, 2, 3, 1)
 
@@ -69,7 +111,7 @@ class LocalBranch(nn.Module):
     """M_Li: a crop of the source around its region, only that region's landmarks; a motion map and a mask.
 
     The crop is ``crop`` pixels square, centred on the region's landmark centre. The
-    returned map is in the crop's own coordinates; :func:`fuse_local` shifts and scales
+    returned map is in the crop's own coordinates; :func:`paste_local` shifts and scales
     it into image coordinates.
     """
 
@@ -80,6 +122,8 @@ class LocalBranch(nn.Module):
         self.crop = crop
         self.net = LandmarkHourglass(3, 3, crop, 2 * len(self.region), block_expansion, max_features,
                                      num_blocks, adain, add_motion)
+        with torch.no_grad():
+            self.net.out.bias[2] = MASK_LOGIT_INIT
 
     def _points(self, landmarks: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The region's centre (normalised image units) and its points relative to the crop, flattened."""
@@ -114,23 +158,45 @@ def _crop_grid(centre: torch.Tensor, half: float, crop: int) -> torch.Tensor:
     return centre[:, None, None, :] + half * base
 
 
-def fuse_local(global_grid: torch.Tensor, local_grid: torch.Tensor, mask: torch.Tensor, s_centre: torch.Tensor,
-               d_centre: torch.Tensor, half: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (3): inside the driving crop r_Li, F = f_G (1 - m) + f^_L m; outside, F = f_G.
+def crop_window(inside: torch.Tensor) -> torch.Tensor:
+    """(B, H, W): the fixed window of a crop at positions ``inside`` (B, H, W, 2) in the crop's coordinates
+    ([-1, 1] across it): 1 within :data:`WINDOW_FLAT` of its centre, a cos^2 fall to 0 at its border, 0 beyond.
+    It is continuous everywhere, so a mask multiplied by it is zero on and outside the crop's border."""
+    t = ((inside.abs() - WINDOW_FLAT) / (1 - WINDOW_FLAT)).clamp(0, 1)
+    return torch.sin((1 - t) * (math.pi / 2)).pow(2).prod(-1)  # = cos^2(t pi / 2), exactly 0 at t = 1
+
+
+def paste_local(local_grid: torch.Tensor, mask: torch.Tensor, s_centre: torch.Tensor, d_centre: torch.Tensor,
+                half: float, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """f^_Li and the windowed m_Li in image coordinates: (B, H, W, 2) and (B, H, W).
 
     The local map is shifted and scaled into image coordinates (f^_L = s_centre + half * f_L)
-    and pasted at the driving crop (centred on d_centre); the mask is zero outside it.
+    and placed at the driving crop r_Li (centred on d_centre, half side ``half``).
     """
-    batch, height, width, _ = global_grid.shape
-    image = identity_grid(batch, height, width, global_grid.device, global_grid.dtype)
+    image = identity_grid(len(local_grid), height, width, local_grid.device, local_grid.dtype)
     inside = (image - d_centre[:, None, None, :]) / half  # where each image pixel falls in the driving crop
     shifted = s_centre[:, None, None, :] + half * local_grid  # f^_L: crop coordinates -> image coordinates
     local_in_image = F.grid_sample(shifted.permute(0, 3, 1, 2), inside, mode="bilinear", padding_mode="border",
                                    align_corners=False).permute(0, 2, 3, 1)
-    in_region = (inside.abs() <= 1).all(dim=-1, keepdim=True).to(mask.dtype)  # r_Li
-    m = F.grid_sample(mask, inside, mode="bilinear", padding_mode="zeros", align_corners=False)
-    m = m.permute(0, 2, 3, 1) * in_region
-    return global_grid * (1 - m) + local_in_image * m, m[..., 0]
+    m = F.grid_sample(mask, inside, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
+    return local_in_image, m * crop_window(inside)
+
+
+def fuse(global_grid: torch.Tensor, local_grids: list[torch.Tensor], masks: list[torch.Tensor]
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (3) for every crop at once: ``F = f_G (1 - sum_i m_i) + sum_i m_i f^_Li``; outside the crops F = f_G.
+
+    With one crop this is Eq. (3) as written. Where crops overlap (the two eyes) and their
+    masks add up to more than 1, each is divided by their sum, so F stays a convex
+    combination and does not depend on the order of the branches. Returns F and the
+    masks as used (B, R, H, W).
+    """
+    if not masks:
+        return global_grid, global_grid.new_zeros(len(global_grid), 0, *global_grid.shape[1:3])
+    m = torch.stack(masks, dim=1)  # (B, R, H, W)
+    m = m / m.sum(1, keepdim=True).clamp(min=1)
+    moves = torch.stack([local - global_grid for local in local_grids], dim=1)  # (B, R, H, W, 2)
+    return global_grid + (m[..., None] * moves).sum(1), m
 
 
 class DenseMotionGenerator(nn.Module):
@@ -141,11 +207,12 @@ class DenseMotionGenerator(nn.Module):
     """
 
     def __init__(self, size: int, num_landmarks: int, block_expansion: int, max_features: int, motion_blocks: int,
-                 motion_scale: float, local_crop: int, adain: bool, add_motion: bool, local_branches: bool):
+                 motion_scale: float, local_crop: int, adain: bool, add_motion: bool, local_branches: bool,
+                 global_motion: str = "candidates"):
         super().__init__()
         self.num_landmarks = num_landmarks
         self.global_branch = GlobalBranch(size, num_landmarks, motion_scale, block_expansion, max_features,
-                                          motion_blocks, adain, add_motion)
+                                          motion_blocks, adain, add_motion, global_motion)
         crop = max(8, round(local_crop * size / 256))
         local_blocks = max(1, min(3, crop.bit_length() - 4))  # 16 px -> 1 level, 64 px -> 3 levels
         self.local_branches = nn.ModuleList(
@@ -165,12 +232,18 @@ class DenseMotionGenerator(nn.Module):
         source_lm, driving_lm = source_lm[:, : self.num_landmarks], driving_lm[:, : self.num_landmarks]
         code = code if code is not None else [None] * (1 + len(self.local_branches or []))
         global_grid = self.global_branch(source, source_lm, driving_lm, code[0])
-        grid = global_grid
         batch, (height, width) = len(driving_lm), source.shape[-2:]
-        masks = source.new_zeros(batch, len(REGION_ORDER), height, width)
         boxes = source.new_zeros(batch, len(REGION_ORDER), 3)
+        local_grids, masks = [], []
         for i, branch in enumerate(self.local_branches or []):
             local_grid, mask, s_centre, d_centre, half = branch(source, source_lm, driving_lm, code[i + 1])
-            grid, masks[:, i] = fuse_local(grid, local_grid, mask, s_centre, d_centre, half)
+            pasted, m = paste_local(local_grid, mask, s_centre, d_centre, half, height, width)
+            local_grids.append(pasted)
+            masks.append(m)
             boxes[:, i, :2], boxes[:, i, 2] = d_centre, half
-        return DenseMotion(grid=grid, global_grid=global_grid, local_masks=masks, local_boxes=boxes)
+        grid, used = fuse(global_grid, local_grids, masks)
+        pasted_masks = source.new_zeros(batch, len(REGION_ORDER), height, width)
+        pasted_masks[:, : used.shape[1]] = used
+        pasted_grids = torch.stack(local_grids or [global_grid] * len(REGION_ORDER), dim=1)
+        return DenseMotion(grid=grid, global_grid=global_grid, local_masks=pasted_masks, local_boxes=boxes,
+                           local_grids=pasted_grids)

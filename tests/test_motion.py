@@ -1,0 +1,191 @@
+"""The dense motion map: landmark-fitted candidates, seamless Eq. (3), and a global branch that learns to move."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from s2d.checkpoint import load_model
+from s2d.config import load_config
+from s2d.data import format as fmt
+from s2d.models.dense_motion import crop_window, fuse, identity_grid, paste_local
+from s2d.models.landmark_warps import affine_fit, candidate_offsets, tps_apply, tps_fit
+from s2d.models.s2d import S2DModel
+from s2d.train import train
+from s2d.motion_diagnostics import crop_rings, frame_diagnostics, motion_diagnostics, transfer_error
+
+TINY = ["model.block_expansion=8", "model.max_features=32", "model.num_bottleneck_blocks=1"]
+
+
+def _model(resolution=64, *extra, seed=0):
+    blocks = {64: 2, 128: 3, 256: 4}[resolution]
+    torch.manual_seed(seed)
+    config = load_config("smoke", [*TINY, f"data.resolution={resolution}", f"model.motion_blocks={blocks}", *extra])
+    return S2DModel(config).eval()
+
+
+def _face(resolution=64, batch=2, seed=0):
+    """A smooth image and 74 landmarks spread like a face's (regions apart, crops inside the frame)."""
+    g = torch.Generator().manual_seed(seed)
+    image = F.interpolate(torch.rand(batch, 3, 6, 6, generator=g), size=(resolution, resolution), mode="bilinear")
+    lm = resolution * (0.3 + 0.4 * torch.rand(batch, 74, 2, generator=g))
+    return image, lm
+
+
+def _stir(model, scale=0.05, seed=1):
+    """Random weights that make every branch move something and open its mask."""
+    g = torch.Generator().manual_seed(seed)
+    for p in model.dense_motion.parameters():
+        p.data.add_(scale * torch.randn(p.shape, generator=g))
+    for branch in model.dense_motion.local_branches:
+        branch.net.out.bias.data[2] = 3.0  # masks near 1 inside the window
+    return model
+
+
+def test_crop_window_is_one_inside_zero_on_and_beyond_the_border_and_continuous():
+    t = torch.linspace(-1.5, 1.5, 3001)
+    line = torch.stack([t, torch.zeros_like(t)], dim=-1)[None, None]  # across the crop through its centre
+    w = crop_window(line)[0, 0]
+    assert torch.all(w[t.abs() >= 1] == 0)
+    assert torch.all(w[t.abs() <= 0.5] == 1)
+    step = (t[1] - t[0]).item()
+    assert (w[1:] - w[:-1]).abs().max() <= math.pi / 2 / 0.5 * step * 1.01  # Lipschitz: no jump anywhere
+
+
+def test_affine_and_spline_fits_recover_what_made_the_points():
+    g = torch.Generator().manual_seed(0)
+    driving = torch.rand(3, 68, 2, generator=g) * 1.2 - 0.6
+    a = torch.tensor([[0.9, 0.1], [-0.2, 1.1], [0.05, -0.03]]).expand(3, 3, 2)
+    source = torch.cat([driving, torch.ones_like(driving[..., :1])], -1) @ a
+    assert torch.allclose(affine_fit(driving, source), a, atol=1e-4)
+    bent = source + 0.05 * torch.sin(3 * driving)
+    spline = tps_apply(tps_fit(driving, bent, smoothing=1e-6), driving, driving)
+    assert (spline - bent).abs().max() < 2e-3  # interpolates its control points
+    assert (tps_apply(tps_fit(driving, source), driving, driving) - source).abs().max() < 1e-4  # affine: exact
+
+
+def test_candidates_are_the_identity_when_driving_equals_source_and_a_shift_when_shifted():
+    points = torch.rand(2, 68, 2) - 0.5
+    grid = identity_grid(2, 16, 16)
+    still = candidate_offsets(points, points, grid)
+    assert still.abs().max() < 1e-4
+    moved = candidate_offsets(points + 0.1, points, grid)  # driving = source moved right and down
+    assert torch.allclose(moved[:, 1:], torch.full_like(moved[:, 1:], -0.1), atol=1e-3)
+
+
+@pytest.mark.parametrize("motion, tolerance", [("candidates", 0.002), ("offsets", 0.05)])
+def test_zero_landmark_motion_gives_the_identity_warp(motion, tolerance):
+    """A new model (normalised units; 0.002 is 0.06 px at 64 px): the candidates are exactly the identity
+    and the residual starts at zero; the literal offsets start near zero."""
+    model = _model(64, f"model.global_motion={motion}")
+    image, lm = _face()
+    out = model.dense_motion(image, lm, lm)
+    assert (out.global_grid - identity_grid(2, 64, 64)).abs().max() < tolerance
+    assert (out.grid - identity_grid(2, 64, 64)).abs().max() < max(tolerance, 0.01)
+    assert out.local_masks.max() < 0.06
+
+
+def test_fusion_does_not_depend_on_the_order_of_the_crops():
+    g = torch.Generator().manual_seed(0)
+    base = identity_grid(2, 32, 32)
+    grids = [base + 0.1 * torch.randn(2, 32, 32, 2, generator=g) for _ in range(3)]
+    masks = [torch.rand(2, 32, 32, generator=g) for _ in range(3)]  # overlapping, summing past 1
+    a, ma = fuse(base, grids, masks)
+    b, mb = fuse(base, grids[::-1], masks[::-1])
+    assert torch.allclose(a, b, atol=1e-6) and torch.allclose(ma, mb.flip(1), atol=1e-6)
+    assert torch.all(ma.sum(1) <= 1 + 1e-6)
+
+
+def _fused_on_a_fine_grid(model, image, lm, driving, fine):
+    """Eq. (3) of ``model`` evaluated on a ``fine`` x ``fine`` grid of image positions: F, f_G (upsampled) and the
+    crop boxes, so the border can be approached closer than the model's own pixels."""
+    dm = model.dense_motion
+    size = image.shape[-1]
+    global_grid = dm.global_branch(image, lm, driving)
+    offsets = (global_grid - identity_grid(len(image), size, size)).permute(0, 3, 1, 2)
+    global_fine = identity_grid(len(image), fine, fine) + F.interpolate(
+        offsets, size=(fine, fine), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    grids, masks, boxes = [], [], []
+    for branch in dm.local_branches:
+        local_grid, mask, s_centre, d_centre, half = branch(image, lm, driving)
+        pasted, m = paste_local(local_grid, mask, s_centre, d_centre, half, fine, fine)
+        grids.append(pasted)
+        masks.append(m)
+        boxes.append(torch.cat([d_centre, torch.full_like(d_centre[:, :1], half)], dim=1))
+    fused, used = fuse(global_fine, grids, masks)
+    return fused, global_fine, used, torch.stack(grids, dim=1), torch.stack(boxes, dim=1)
+
+
+@pytest.mark.parametrize("stirred", [False, True])
+def test_the_fused_map_is_continuous_across_crop_borders(stirred):
+    """With driving landmarks unlike the source's, at initialisation and with every branch moving (weights
+    stirred, masks near 1 inside): what each crop adds to F, m_i |f^_i - f_G|, on a ring ever closer to the
+    crop's border (just outside it the crop adds nothing) shrinks to 0 as the grid gets finer. A jump would
+    stay the same size."""
+    model = _model(64)
+    if stirred:
+        _stir(model)
+    image, lm = _face(64)
+    driving = lm + torch.tensor([3.0, -2.0]) + torch.randn_like(lm)
+    jumps = []
+    for fine in (64, 256, 1024):
+        fused, global_fine, masks, grids, boxes = _fused_on_a_fine_grid(model, image, lm, driving, fine)
+        ring = crop_rings(boxes, fine)  # (B, 3, H, W): the pixels within one pixel of the border, inside
+        jump = masks * (grids - global_fine[:, None]).norm(dim=-1) * 32  # pixels of the 64 px frame
+        jumps.append(jump[ring].max().item())
+        if fine == 64:
+            if stirred:
+                assert masks.amax((2, 3)).min() > 0.3  # the masks do open inside their crops
+            else:
+                assert masks.max() < 0.06 and jumps[-1] < 0.1  # masks start small: the global map learns first
+    assert jumps[2] < 0.1 and jumps[2] < 0.1 * jumps[0] + 1e-3, jumps
+
+
+def test_a_hard_box_would_fail_the_continuity_check():
+    """The check can fail: the same motion with the window replaced by the crop's box jumps at the border."""
+    model = _stir(_model(64))
+    image, lm = _face(64)
+    driving = lm + 3.0
+    motion = model.dense_motion(image, lm, driving)
+    boxed = motion.local_masks.clone()
+    boxed[boxed > 0] = 0.9  # a solid mask over each whole crop, as before the window
+    grids = [motion.global_grid + 0.1 for _ in range(3)]  # each local map 3.2 px from the global one
+    fused, used = fuse(motion.global_grid, grids, list(boxed.unbind(1)))
+    motion.grid, motion.local_masks, motion.local_grids = fused, used, torch.stack(grids, dim=1)
+    assert frame_diagnostics(motion, lm, driving)["border_jump_px"].min() > 1.0
+
+
+def test_transfer_error_of_the_identity_is_the_landmark_displacement():
+    lm = 10 + 40 * torch.rand(2, 74, 2)
+    driving = lm + torch.tensor([2.0, 1.0])
+    grid = identity_grid(2, 64, 64)
+    assert torch.allclose(transfer_error(grid, lm, driving), torch.full((2,), math.sqrt(5)), atol=1e-4)
+    shifted = grid + torch.tensor([-2.0, -1.0]) * 2 / 64  # sample 2 px left, 1 px up: the exact answer
+    assert transfer_error(shifted, lm, driving).max() < 1e-4
+
+
+def _global_only(tmp_path, data, motion="candidates"):
+    """The global branch alone (no local branches), trained by the trainer on smoke pairs (L1 only)."""
+    config = load_config("smoke", [*TINY, "model.local_branches=false", f"model.global_motion={motion}",
+                                   "loss.perceptual=0", "loss.gan=0", "loss.parsing=0", "loss.l1=1",
+                                   "train.steps=150", "train.batch_size=4", "train.checkpoint_every=150"])
+    checkpoint = train(config, data, tmp_path / motion, progress=False)
+    return load_model(checkpoint)[0]
+
+
+def test_the_global_branch_alone_learns_the_head_motion(tmp_path, synth_vox):
+    """150 steps on smoke pairs (the head moves over a static background): on the held-out videos the global
+    map carries the landmarks home far better than the identity warp, and moves the head, not the background."""
+    table = motion_diagnostics(_global_only(tmp_path, synth_vox), synth_vox).mean()
+    assert table["global_transfer_px"] < 0.5 * table["identity_transfer_px"], table.to_dict()
+    assert 0.5 < table["head_flow_ratio"] < 1.5 and table["far_background_flow_px"] < 0.5, table.to_dict()
+
+
+def test_motion_diagnostics_of_a_model_on_held_out_videos(synth_vox):
+    table = motion_diagnostics(_model(64), synth_vox, videos=2)
+    assert len(table) == 2
+    assert np.all(np.isfinite(table.to_numpy()))
+    assert (table["mask_ring"] < 0.05).all() and (table["border_jump_px"] < 0.1).all()
+    assert (table["identity_transfer_px"] > 0).all()
