@@ -84,7 +84,7 @@ def test_paste_blends_only_inside_the_box():
 def test_paste_alpha_is_round_and_smooth():
     alpha = paste_alpha(64)[..., 0]
     assert alpha[32, 32] == 1 and alpha[0].max() < 0.01 and alpha[:, 0].max() < 0.01  # fades out at every edge
-    assert np.abs(np.diff(alpha, axis=0)).max() < 0.1 and np.abs(np.diff(alpha, axis=1)).max() < 0.1
+    assert np.abs(np.diff(alpha, axis=0)).max() < 0.2 and np.abs(np.diff(alpha, axis=1)).max() < 0.2  # no edge
     assert np.allclose(alpha, alpha.T) and np.allclose(alpha, alpha[::-1])
 
 

@@ -44,9 +44,10 @@ def test_index_and_pages_exist(built_book):
 
 
 def test_method_page_typesets_equations_1_to_9(built_book):
+    """The paper's nine equations and our reading of the global branch (eq-candidates)."""
     html = (built_book / "method.html").read_text()
     labels = re.findall(r'id="equation-eq-[a-z-]+"', html)
-    assert len(labels) == 9
+    assert len(labels) == 10 and 'id="equation-eq-candidates"' in labels
     assert html.count('class="math notranslate nohighlight"') >= 9
 
 
