@@ -79,7 +79,7 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     assert {"S2D (ours)", "First-order motion model (same data)", "Monkey-Net, zeroth order (same data)"} <= set(
         pd.read_csv(out / "table1.csv", index_col=0).index)
     assert np.isfinite(pd.read_csv(out / "table1.csv", index_col=0)["akd"]).all()
-    assert len(pd.read_csv(out / "table4.csv", index_col=0)) == 5
+    assert len(pd.read_csv(out / "table4.csv", index_col=0)) == 6
     for figure in ("synthtalk_identities.png", "synthtalk_clip.gif", "table1_clip.gif", "table4_gaze.png"):
         assert (out / "figures" / figure).stat().st_size > 1_000, figure
     first = (out / "synthtalk.csv").read_text()

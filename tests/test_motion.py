@@ -183,6 +183,15 @@ def test_the_global_branch_alone_learns_the_head_motion(tmp_path, synth_vox):
     assert 0.5 < table["head_flow_ratio"] < 1.5 and table["far_background_flow_px"] < 0.5, table.to_dict()
 
 
+def test_the_fused_map_stays_continuous_after_training(tmp_path, synth_vox, smoke_config):
+    """The smoke profile's full model (every loss, 20 steps) on the held-out videos: its masks are still ~0 on
+    the crops' outer rings and the fused map does not jump across the crop borders."""
+    model = load_model(train(smoke_config, synth_vox, tmp_path / "full", progress=False))[0]
+    table = motion_diagnostics(model, synth_vox)
+    assert (table["mask_ring"] < 0.05).all() and (table["border_jump_px"] < 0.1).all(), table
+    assert (table["identity_transfer_px"] > 0.5).all()  # the driving landmarks do move
+
+
 def test_motion_diagnostics_of_a_model_on_held_out_videos(synth_vox):
     table = motion_diagnostics(_model(64), synth_vox, videos=2)
     assert len(table) == 2
