@@ -5,20 +5,36 @@ A claim is "row A does better than row B on metric m", read off the paper's numb
 (Tables 1-3) and the full model against each ablation (Table 4), plus the motion-map
 cue, which the paper supports by comparing Table 1's model with Table 4's full model.
 
-Our verdict compares the mean ± standard deviation over seeds of the two rows:
-"reproduced" when the intervals are disjoint and in the paper's direction,
-"contradicted" when disjoint the other way, and "cannot tell" when they overlap, when
-only one seed ran (no interval), when the metric could not be computed here, or when
-a row is not part of this run yet.
+Our verdict rests on the **paired** difference of the two rows over the same test videos
+(or pairs) and every seed each row was trained on: per video, the mean over a row's
+seeds; the difference's mean over videos; and its 95% confidence interval by a
+hierarchical bootstrap that resamples the test videos and, independently, each row's
+seeds (:func:`paired_interval`), so both the choice of videos and the training
+randomness are in the interval. The verdict is
+
+- "reproduced" when the interval excludes zero in the paper's direction, **and** both
+  rows beat copying the source frame (their own paired intervals against the copy
+  baseline exclude zero in their favour), **and** each trained row has two seeds or
+  more;
+- "contradicted" when, on the same conditions, the interval excludes zero the other way;
+- "cannot tell" otherwise, with the reason: the interval includes zero, a row does not
+  beat copying the source, one seed (the interval would cover the test videos but not
+  the training randomness), a metric that is one number per model (FID, the user
+  study: no per-video values to pair), a metric not computed here, or a row not in the run.
 """
 
 from __future__ import annotations
 
+import zlib
+
+import numpy as np
 import pandas as pd
 
 from s2d import paper
 
 REPRODUCED, CONTRADICTED, CANNOT_TELL = "reproduced", "contradicted", "cannot tell"
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 4000
 ABLATED = ("no Add_Motion layer", "no AdaIN layer", "no local motion")
 COMPARISONS = {
     1: [("Ours", "First-order (2019)"), ("Ours", "Monkey-Net (2019)")],
@@ -28,6 +44,10 @@ COMPARISONS = {
     5: [("FAN4+DSNT+SBR", "FAN4+DSNT"), ("FAN4+DSNT", "FAN4"), ("FAN4+DSNT+SBR", "Dlib")],
 }
 CROSS_TABLE = {"Ours (Table 1)": (1, "Ours")}  # a row a table's claims borrow from another table
+# difference and interval: ours, paired, in the metric's units, positive in the paper's direction; gain, gain_low,
+# gain_high and paper_gain: the same relative to the row the paper found worse (ours and the paper's), for plotting
+COLUMNS = ["table", "metric", "claim", "paper", "ours", "difference", "interval", "gain", "gain_low", "gain_high",
+           "paper_gain", "videos", "seeds", "verdict", "why"]
 
 
 def _paper_value(table: int, row: str, metric: str) -> float | None:
@@ -42,11 +62,41 @@ def _better(a: float, b: float, metric: str) -> bool:
     return a > b if paper.HIGHER_IS_BETTER[metric] else a < b
 
 
-def verdicts(table: int, summary: pd.DataFrame, rows: dict[str, str], notes: dict[str, str]) -> pd.DataFrame:
+def paired_interval(better: np.ndarray, worse: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES,
+                    confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float, float]:
+    """The mean over items of ``better - worse`` and its bootstrap confidence interval.
+
+    ``better`` is ``(items, seeds_a)`` and ``worse`` ``(items, seeds_b)``: one row per test video
+    (the same videos in both), one column per trained seed. Each resample draws the items with
+    replacement and, independently, each side's seeds; the interval is the percentile interval
+    of the resampled differences. Returns ``(difference, low, high)``.
+    """
+    better, worse = np.asarray(better, float), np.asarray(worse, float)
+    if better.ndim != 2 or worse.ndim != 2 or len(better) != len(worse) or len(better) == 0:
+        raise ValueError(f"need (items, seeds) arrays over the same items, got {better.shape} and {worse.shape}")
+    rng = np.random.default_rng(seed)
+    items = rng.multinomial(len(better), np.full(len(better), 1 / len(better)), size=resamples) / len(better)
+
+    def seed_weights(values: np.ndarray) -> np.ndarray:
+        count = values.shape[1]
+        return rng.multinomial(count, np.full(count, 1 / count), size=resamples) / count
+
+    per_item = better @ seed_weights(better).T - worse @ seed_weights(worse).T  # (items, resamples)
+    resampled = (items * per_item.T).sum(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(resampled, [tail, 1 - tail])
+    return float(better.mean(axis=1).mean() - worse.mean(axis=1).mean()), float(low), float(high)
+
+
+def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: dict[str, str],
+             copy: str | None = None, unlearned: dict[str, str] | None = None) -> pd.DataFrame:
     """One line per (comparison, metric) of ``table`` the paper reports numbers for.
 
-    ``summary`` is :meth:`s2d.tables.TableResult.summary` (mean, ``<metric>_std``, ``seeds`` per
-    method); ``rows`` maps the paper's row names to ours; ``notes`` says why a metric is n/a.
+    ``per_video`` has one line per (method, seed, test item): ``method, seed, item, <metrics>``
+    (:attr:`s2d.tables.TableResult.per_video`); ``rows`` maps the paper's row names to ours;
+    ``notes`` says why a metric is n/a; ``copy`` names the copy-the-source baseline's method; ``unlearned``
+    gives the rows known not to have learned (a detector that did not converge) with the reason: their claims
+    cannot be told.
     """
     lines = []
     for a, b in COMPARISONS.get(table, []):
@@ -55,26 +105,89 @@ def verdicts(table: int, summary: pd.DataFrame, rows: dict[str, str], notes: dic
             if pa is None or pb is None or pa == pb:
                 continue
             winner, loser = (a, b) if _better(pa, pb, metric) else (b, a)
-            line = {"table": table, "metric": metric, "claim": f"{winner} better than {loser}",
-                    "paper": f"{_paper_value(table, winner, metric)} vs {_paper_value(table, loser, metric)}"}
-            line.update(_ours(summary, rows.get(winner), rows.get(loser), metric, notes, (winner, loser)))
+            claim = f"{winner} better than {loser}"
+            pw, pl = _paper_value(table, winner, metric), _paper_value(table, loser, metric)
+            line = {"table": table, "metric": metric, "claim": claim, "paper": f"{pw} vs {pl}",
+                    "paper_gain": abs(pw - pl) / abs(pl) if pl else np.nan}
+            judged = _Comparison(per_video, metric, notes, copy, zlib.crc32(f"{table} {claim} {metric}".encode()))
+            line.update(judged.verdict(rows.get(winner), rows.get(loser), (winner, loser)))
+            failed = [f"{name} {(unlearned or {})[rows[name]]}" for name in (winner, loser)
+                      if rows.get(name) in (unlearned or {})]
+            if failed:
+                line |= {"verdict": CANNOT_TELL, "why": "; ".join(failed)}
             lines.append(line)
-    return pd.DataFrame(lines, columns=["table", "metric", "claim", "paper", "ours", "verdict", "why"])
+    return pd.DataFrame(lines, columns=COLUMNS)
 
 
-def _ours(summary: pd.DataFrame, winner: str | None, loser: str | None, metric: str, notes: dict[str, str],
-          names: tuple[str, str]) -> dict[str, str]:
-    for ours, name in ((winner, names[0]), (loser, names[1])):
-        if ours is None or ours not in summary.index:
-            return {"ours": "", "verdict": CANNOT_TELL, "why": f"{name} is not in this run"}
-    if metric not in summary.columns or summary.loc[[winner, loser], metric].isna().any():
-        return {"ours": "n/a", "verdict": CANNOT_TELL, "why": f"{metric} n/a: {notes.get(metric, 'not computed')}"}
-    (mw, sw), (ml, sl) = ((summary.loc[r, metric], summary.loc[r, f"{metric}_std"]) for r in (winner, loser))
-    text = f"{mw:.4f} ± {sw:.4f} vs {ml:.4f} ± {sl:.4f}"
-    if pd.isna(sw) or pd.isna(sl):
-        return {"ours": f"{mw:.4f} vs {ml:.4f}", "verdict": CANNOT_TELL, "why": "one seed: no interval"}
-    if mw - sw <= ml + sl and ml - sl <= mw + sw:
-        return {"ours": text, "verdict": CANNOT_TELL, "why": "the mean ± std intervals overlap"}
-    if _better(mw, ml, metric):
-        return {"ours": text, "verdict": REPRODUCED, "why": "disjoint intervals, the paper's direction"}
-    return {"ours": text, "verdict": CONTRADICTED, "why": "disjoint intervals, the opposite direction"}
+class _Comparison:
+    """The paired comparison of rows of one table on one metric."""
+
+    def __init__(self, per_video: pd.DataFrame, metric: str, notes: dict[str, str], copy: str | None, seed: int):
+        self.per_video, self.metric, self.notes, self.copy, self.seed = per_video, metric, notes, copy, seed
+
+    def values(self, method: str) -> pd.DataFrame:
+        """``(item, seed)`` values of ``method``; empty when the metric has no per-video values."""
+        if self.per_video.empty or self.metric not in self.per_video.columns:
+            return pd.DataFrame()
+        rows = self.per_video[self.per_video["method"] == method]
+        return rows.assign(seed=rows["seed"].fillna(-1)).pivot(index="item", columns="seed", values=self.metric)
+
+    def paired(self, better: str, worse: str) -> tuple[float, float, float, int] | None:
+        """Difference oriented so that positive favours ``better``, its interval, and the items paired."""
+        a, b = self.values(better), self.values(worse)
+        both = pd.concat([a, b], axis=1, keys=["better", "worse"], join="inner").dropna()
+        if len(both) < 2:
+            return None
+        a, b = both["better"].to_numpy(), both["worse"].to_numpy()
+        sign = 1.0 if paper.HIGHER_IS_BETTER[self.metric] else -1.0
+        difference, low, high = paired_interval(sign * a, sign * b, seed=self.seed)
+        return difference, low, high, len(both)
+
+    def verdict(self, winner: str | None, loser: str | None, names: tuple[str, str]) -> dict[str, object]:
+        for ours, name in ((winner, names[0]), (loser, names[1])):
+            if ours is None or ours not in set(self.per_video.get("method", ())):
+                return {"ours": "", "verdict": CANNOT_TELL, "why": f"{name} is not in this run"}
+        metric = self.metric
+        means = [self.per_video.loc[self.per_video["method"] == r, metric].mean()
+                 if metric in self.per_video.columns else np.nan for r in (winner, loser)]
+        if np.isnan(means).any():
+            reason = self.notes.get(metric, "one number per model: no per-video values to pair"
+                                    if metric in ("fid", "user_preference", "user_study") else "not computed")
+            return {"ours": "n/a", "verdict": CANNOT_TELL, "why": f"{metric} n/a per video: {reason}"}
+        seeds = [self.values(r).shape[1] for r in (winner, loser)]
+        line = {"ours": f"{means[0]:.4f} vs {means[1]:.4f}", "seeds": f"{seeds[0]} vs {seeds[1]}"}
+        paired = self.paired(winner, loser)
+        if paired is None:
+            return line | {"verdict": CANNOT_TELL, "why": "fewer than two test items in common"}
+        difference, low, high, items = paired
+        scale = abs(means[1]) or np.nan
+        line |= {"difference": round(difference, 5), "interval": f"[{low:.5f}, {high:.5f}]", "videos": items,
+                 "gain": difference / scale, "gain_low": low / scale, "gain_high": high / scale}
+        for ours, name in ((winner, names[0]), (loser, names[1])):
+            against = self.against_copy(ours)
+            if against:
+                return line | {"verdict": CANNOT_TELL, "why": f"{name} {against}"}
+        if min(seeds) < 2:
+            return line | {"verdict": CANNOT_TELL,
+                           "why": "one seed: the interval covers the test videos, not the training randomness"}
+        if low > 0:
+            return line | {"verdict": REPRODUCED, "why": f"the {CONFIDENCE:.0%} paired interval is above 0"}
+        if high < 0:
+            return line | {"verdict": CONTRADICTED, "why": f"the {CONFIDENCE:.0%} paired interval is below 0"}
+        return line | {"verdict": CANNOT_TELL, "why": f"the {CONFIDENCE:.0%} paired interval includes 0"}
+
+    def against_copy(self, method: str) -> str:
+        """Why ``method`` does not beat copying the source on this metric ("" when it does, or when there is no
+        copy baseline for the metric)."""
+        if self.copy is None or method == self.copy or self.values(self.copy).empty:
+            return ""
+        if self.values(self.copy).isna().all().all():
+            return ""
+        paired = self.paired(method, self.copy)
+        if paired is None:
+            return "shares fewer than two test items with the copy baseline"
+        difference, low, high, _ = paired
+        if low > 0:
+            return ""
+        return (f"does not beat copying the source on {self.metric} (paired difference {difference:.5f}, "
+                f"{CONFIDENCE:.0%} interval [{low:.5f}, {high:.5f}])")

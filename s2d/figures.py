@@ -1,5 +1,6 @@
 """Qualitative figures of a trained model: the paper's Fig. 1-style grid of what the model computes,
-animated clips (GIF) of same- and cross-identity animation, and the gaze figure of Fig. 2 and 5."""
+animated clips (GIF) of same- and cross-identity animation, and the gaze figure of Fig. 2 and 5; and the
+figures of a run's numbers (the claims at a glance, the benchmarks)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import imageio.v3 as iio
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from s2d import landmarks as lm
@@ -284,5 +286,42 @@ def bench_figure(tables: dict, out: str | Path) -> Path:
         axes[2].set(xscale="log", xlabel="frames in the video", ylabel="frames / s",
                     title=f"video length ({frames.resolution.iloc[0]} px)")
         axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+VERDICT_COLOURS = {"reproduced": "tab:green", "contradicted": "tab:red", "cannot tell": "tab:gray"}
+
+
+def claims_figure(claims: pd.DataFrame, out: str | Path) -> Path:
+    """The paper's claims at a glance (:mod:`s2d.claims`): per claim, how much better the paper found its better
+    row (diamond, relative to the other row) and how much better ours is (dot with its 95% paired interval,
+    coloured by the verdict); right of 0 is the paper's direction. Claims we could not compute show the paper's
+    diamond and "n/a"."""
+    rows = claims.reset_index(drop=True)
+    labels = [f"Table {t}, {m}: {c}" for t, m, c in zip(rows["table"], rows["metric"], rows["claim"])]
+    fig, ax = plt.subplots(figsize=(10, 0.3 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    finite = rows[["gain_low", "gain_high", "paper_gain"]].to_numpy(float)
+    reach = np.nanmax(np.abs(finite)) if np.isfinite(finite).any() else 0.1
+    limit = 100 * min(max(reach * 1.1, 0.05), 1.0)  # percent; a gain beyond +-100% is clipped at the edge
+    for i, row in rows.iterrows():
+        ax.plot(np.clip(100 * row["paper_gain"], -limit, limit), i, "D", color="black", markersize=4)
+        if np.isfinite(row["gain"]):
+            low, high = (np.clip(100 * row[k], -limit, limit) for k in ("gain_low", "gain_high"))
+            colour = VERDICT_COLOURS[row["verdict"]]
+            ax.plot([low, high], [i, i], "-", color=colour, linewidth=2)
+            ax.plot(np.clip(100 * row["gain"], -limit, limit), i, "o", color=colour, markersize=5)
+        else:
+            ax.text(-limit * 0.97, i, "n/a", va="center", fontsize=7, color="tab:gray")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(-limit, limit)
+    ax.set_xlabel("better row's gain over the other, % of the other's value (right: the paper's direction)")
+    handles = [plt.Line2D([], [], marker="D", color="black", linestyle="", label="paper")]
+    handles += [plt.Line2D([], [], marker="o", color=c, label=f"ours: {v}") for v, c in VERDICT_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("The paper's claims at a glance: ours with 95% paired intervals", fontsize=9)
     fig.tight_layout()
     return _save(fig, out)

@@ -17,6 +17,7 @@ step, and the status of each table) and prints the time of each stage.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,19 @@ def book_step(book: Path) -> dict[str, dict]:
     return {"book": {"path": str(book / "_build" / "html"), "wall_time_s": round(time.perf_counter() - start, 2)}}
 
 
+def claims_step(out_dir: Path) -> dict[str, dict]:
+    """Draw the claims at a glance (the intro's figure) from the tables' verdicts the notebooks wrote."""
+    from s2d.figures import claims_figure
+
+    start = time.perf_counter()
+    verdicts = sorted(out_dir.glob("table[0-9]_claims.csv"))
+    if not verdicts:
+        return {}
+    path = claims_figure(pd.concat([pd.read_csv(p) for p in verdicts], ignore_index=True),
+                         out_dir / "figures" / "claims.png")
+    return {"figures:claims": {"path": str(path), "wall_time_s": round(time.perf_counter() - start, 2)}}
+
+
 def stage_times(steps: dict[str, dict]) -> dict[str, float]:
     """Wall time per stage (the part of a step's name before ':')."""
     stages: dict[str, float] = {}
@@ -167,6 +181,29 @@ def _for_the_book(notebook, title: str) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
+        elif cell.cell_type == "code" and "hide-input" not in tags:  # the page reads as prose; code on a toggle
+            tags.append("hide-input")
+
+
+def full_run_record(metadata: dict, previous: Path) -> dict | None:
+    """The record of the last run that trained every model from scratch: this run's when it did, else the one
+    ``previous`` (the last ``run.json``) kept or was; None when no such run is on record."""
+    if from_scratch(metadata):
+        return from_scratch(metadata)
+    if not previous.is_file():
+        return None
+    last = json.loads(previous.read_text())
+    return last.get("last_full_run") or from_scratch(last)
+
+
+def from_scratch(metadata: dict) -> dict | None:
+    """The summary of a run's ``metadata`` (its ``run.json``) when it trained every model, else None."""
+    trained = [step.get("trained_now") for name, step in metadata["steps"].items() if name.startswith("train:")]
+    if not (trained and all(trained)):
+        return None
+    return {"finished_utc": metadata["finished_utc"], "wall_time_s": metadata["wall_time_s"],
+            "stages_s": metadata["stages_s"], "git_commit": metadata["environment"]["git_commit"],
+            "models_trained": len(trained)}
 
 
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),
@@ -184,6 +221,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
     resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results))
+    steps.update(claims_step(out_dir))
     if book is not None:
         steps.update(book_step(book))
     stages = stage_times(steps)
@@ -203,6 +241,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "tables": dict(TABLES),
         "config": config.to_dict(),
     }
+    metadata["last_full_run"] = full_run_record(metadata, out_dir / "run.json")
     path = write_json(out_dir / "run.json", metadata)
     print("wall time by stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()) + f"; total {total:.0f} s")
     return path

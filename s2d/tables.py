@@ -58,18 +58,21 @@ BASELINE_ROWS = {"first-order": "First-order motion model (same data)", "monkey-
 BEYOND_PAPER = {1: ("akd_gt",), 2: ("akd", "l1_gt", "psnr_gt", "ssim_gt"), 3: ("akd", "akd_gt"),
                 4: ("akd", "akd_gt", "gaze_error")}
 RATINGS = Path("results/ratings.csv")
+ITEM_KEYS = ("video", "source_frame", "source_video", "driving_video", "mode")  # what names a test item
 BACKBONES = {"random": "VGG-19 with fixed-seed random weights (the same on every machine, offline too)",
              "imagenet": "VGG-19 with ImageNet weights"}
 
 
 @dataclass
 class TableResult:
-    """One table of ours: per-seed rows (``method, seed, <metrics>``) and what describes them."""
+    """One table of ours: per-seed rows (``method, seed, <metrics>``), the per-video rows they average
+    (``method, seed, item, <metrics>``: what the verdicts pair) and what describes them."""
 
     number: int
     per_seed: pd.DataFrame
     columns: list[str]
     attrs: dict = field(default_factory=dict)
+    per_video: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.DataFrame:
         """Mean over seeds per method, ``<metric>_std`` (sample standard deviation, NaN for one seed), ``seeds``."""
@@ -88,21 +91,27 @@ class TableResult:
         summary, a = self.summary(), self.attrs
         mine = pd.DataFrame({c: [_mean_std(summary.loc[m, c], summary.loc[m, f"{c}_std"]) for m in summary.index]
                              for c in self.columns}, index=summary.index)
+        trained = a.get("trained_with", {})
         mine.index = [f"{m} [{a['dataset']}, {a['resolution']} px, {a['profile']}, "
-                      f"{_seeds_label(int(summary.loc[m, 'seeds']))}]" for m in summary.index]
+                      f"{trained[m] + ', ' if m in trained else ''}{_seeds_label(int(summary.loc[m, 'seeds']))}]"
+                      for m in summary.index]
         return pd.concat([theirs, mine])
 
     def verdicts(self) -> pd.DataFrame:
-        """Each of the paper's claims this table can test: reproduced, contradicted, or cannot tell."""
-        return claims.verdicts(self.number, self.summary(), self.attrs.get("rows_for_claims", {}),
-                               self.attrs.get("notes", {}))
+        """Each of the paper's claims this table can test (:mod:`s2d.claims`): reproduced, contradicted, or cannot
+        tell, from the paired differences over the test videos and every seed."""
+        methods = set(self.per_video.get("method", ()))
+        return claims.verdicts(self.number, self.per_video, self.attrs.get("rows_for_claims", {}),
+                               self.attrs.get("notes", {}), COPY_BASELINE if COPY_BASELINE in methods else None,
+                               self.attrs.get("unlearned", {}))
 
     def save(self, results_dir: Path) -> Path:
-        """Write ``table<N>.csv`` (summary), ``table<N>_seeds.csv``, ``table<N>_claims.csv`` and ``table<N>.json``."""
+        """Write ``table<N>.csv`` (summary), ``table<N>_seeds.csv``, ``table<N>_videos.csv``, ``table<N>_claims.csv``
+        and ``table<N>.json``."""
         results_dir.mkdir(parents=True, exist_ok=True)
         stem = results_dir / f"table{self.number}"
         for suffix, frame, index in (("", self.summary(), True), ("_seeds", self.per_seed, False),
-                                     ("_claims", self.verdicts(), False)):
+                                     ("_videos", self.per_video, False), ("_claims", self.verdicts(), False)):
             with atomic_path(stem.with_name(f"{stem.name}{suffix}.csv")) as tmp:
                 frame.to_csv(tmp, float_format="%.4f", index=index)
         write_json(stem.with_suffix(".json"), self.attrs)
@@ -119,8 +128,31 @@ def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
 
 
+def trained_with(config: Config) -> str:
+    """What trained a model, for its row label: steps, the perceptual loss's VGG-19 weights, the GAN term."""
+    loss = config.loss
+    vgg = "ImageNet" if loss.perceptual_backbone == "imagenet" else "random-weight"
+    gan = f"GAN weight {loss.gan:g}" if loss.gan else "no GAN"
+    return f"{config.train.steps} steps, {vgg} VGG-19 perceptual loss, {gan}"
+
+
+def _driven_by(run: ModelRun) -> str:
+    """What landmarks drive a model at test time, where it is not the model's own keypoints."""
+    if run.config.model.architecture != "s2d":
+        return ""  # the keypoint baselines find their own keypoints
+    return f", driven by {run.detector}'s landmarks" if run.detector else ", driven by SynthTalk's exact landmarks"
+
+
 def _seeds_label(n: int) -> str:
     return "no training" if n == 0 else f"{n} seed" + ("" if n == 1 else "s")
+
+
+def _per_video(rows: pd.DataFrame, method: str, seed: int | None, columns) -> pd.DataFrame:
+    """An evaluation's per-video rows as ``method, seed, item, <columns>`` (``item`` names the test video or pair)."""
+    keys = [c for c in ITEM_KEYS if c in rows.columns]
+    item = rows[keys].astype(str).agg("/".join, axis=1)
+    values = rows.reindex(columns=list(columns)).astype(float)
+    return pd.concat([pd.DataFrame({"method": method, "seed": seed, "item": item}), values], axis=1)
 
 
 def _value(mean: pd.Series, column: str) -> float:
@@ -173,14 +205,14 @@ class _Judge:
             return evaluate.cross_identity(self.data, animate, mode="relative", **common)
         raise ValueError(f"unknown protocol {name!r}")
 
-    def __call__(self, run: ModelRun | None, protocol: str) -> tuple[pd.Series, dict]:
-        """The mean row of ``protocol`` for a trained run (or the copy baseline when ``run`` is None), cached."""
+    def __call__(self, run: ModelRun | None, protocol: str) -> tuple[evaluate.Evaluation, dict]:
+        """``protocol``'s evaluation of a trained run (or of the copy baseline when ``run`` is None), cached, and the
+        run's training record."""
         settings = asdict(self.config.eval) | {"data": str(self.data), "akd_detector": self.detector_id}
         if run is None:
             cache = self.runs_root / self.config.profile / "copy-baseline" / "checkpoint.pt"
-            result = evaluated(cache, protocol, lambda: self.protocol(protocol, evaluate.copy_source), settings,
-                               "copy")
-            return result.mean, {}
+            return evaluated(cache, protocol, lambda: self.protocol(protocol, evaluate.copy_source), settings,
+                             "copy"), {}
         ckpt, landmarks, _ = trained_run(run, self.data_root, self.runs_root, self.progress)
         if landmarks is not None:
             settings |= {"landmarks": landmarks.name, "akd_detector": None}
@@ -189,22 +221,21 @@ class _Judge:
         result = evaluated(ckpt, protocol,
                            lambda: self.protocol(protocol, animator(load_model(ckpt, self.device)[0]), landmarks),
                            settings)
-        return result.mean, record | {"checkpoint": str(ckpt)}
+        return result, record | {"checkpoint": str(ckpt)}
 
 
 def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: Config, data_root: Path,
-           runs_root: Path, progress: bool, copy_baseline: bool = True) -> TableResult:
+           runs_root: Path, progress: bool) -> TableResult:
     columns = [*paper.TABLES[number].columns, *BEYOND_PAPER.get(number, ())]
     data = data_for(next(iter(runs.values()))[0], data_root, progress)
     judge = _Judge(config, data, data_root, runs_root, progress)
-    rows, notes, training = [], {}, {}
-    methods = [(name, run) for name, seeded in runs.items() for run in seeded]
-    if copy_baseline:
-        methods.append((COPY_BASELINE, None))
+    rows, videos, notes, training = [], [], {}, {}
+    methods = [*((name, run) for name, seeded in runs.items() for run in seeded), (COPY_BASELINE, None)]
     for method, run in methods:
-        mean, record = judge(run, protocol)
-        rows.append({"method": method, "seed": None if run is None else run.config.seed,
-                     **{c: _value(mean, c) for c in columns}})
+        result, record = judge(run, protocol)
+        mean, seed = result.mean, None if run is None else run.config.seed
+        rows.append({"method": method, "seed": seed, **{c: _value(mean, c) for c in columns}})
+        videos.append(_per_video(result.rows, method, seed, columns))
         notes.update({k: v for k, v in mean.attrs.get("notes", {}).items() if k in columns})
         if run is not None:
             training[run.name] = record
@@ -216,8 +247,10 @@ def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: 
         "git_commit": git_commit(), "training": training, "notes": notes,
         "beyond_paper": list(BEYOND_PAPER.get(number, ())), "akd_detector": judge.detector_id,
         "runs": {method: [run.name for run in seeded] for method, seeded in runs.items()},
+        "trained_with": {method: trained_with(seeded[0].config) + _driven_by(seeded[0])
+                         for method, seeded in runs.items()},
     }
-    return TableResult(number, pd.DataFrame(rows), columns, attrs)
+    return TableResult(number, pd.DataFrame(rows), columns, attrs, pd.concat(videos, ignore_index=True))
 
 
 def reconstruction_table(number: int, config: Config, data_root: Path = Path("data/synthtalk"),
@@ -269,10 +302,13 @@ def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"
 
 def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), runs_root: Path = RUNS_ROOT,
                    progress: bool = True) -> TableResult:
-    """Table 4: each setting of :data:`s2d.pipeline.ABLATIONS` for :func:`s2d.pipeline.ablation_seeds`, same-identity
-    protocol on synth-vox."""
-    runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config)] for setting in ABLATIONS}
-    result = _table(4, runs, "same_identity", config, data_root, runs_root, progress, copy_baseline=False)
+    """Table 4: each setting of :data:`s2d.pipeline.ABLATIONS` for :func:`s2d.pipeline.ablation_seeds` (the Table 1
+    model, which one setting is, for every seed Table 1 trained) and the copy baseline, same-identity protocol on
+    synth-vox."""
+    runs = {setting: [ablation_run(config, setting, s)
+                      for s in (config.seeds if setting == WITH_MOTION_CUE else ablation_seeds(config))]
+            for setting in ABLATIONS}
+    result = _table(4, runs, "same_identity", config, data_root, runs_root, progress)
     result.attrs["rows_for_claims"] = {name: name for name in ABLATIONS if name in paper.TABLES[4].rows}
     result.attrs["rows_for_claims"]["Ours (Table 1)"] = WITH_MOTION_CUE
     return result
@@ -345,6 +381,7 @@ def motion_diagnostics(result: TableResult, config: Config) -> pd.DataFrame:
 
 
 TABLE5_ROWS = {"dlib": "Dlib", "FAN4": "FAN4", "FAN4+DSNT": "FAN4+DSNT", "FAN4+DSNT+SBR": "FAN4+DSNT+SBR"}
+NME_CONVERGED = 0.25  # a detector whose normalised mean error exceeds this has not learned to find the landmarks
 TABLE5_MODEL_COLUMNS = ("l1", "fid", "ssim")  # the right half: S2D trained and tested on the detector's landmarks
 
 
@@ -370,7 +407,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     vox = synth.ensure("synth-vox", config, config.seed, data_root, progress)[0]
     real = real_data() if real_root is None else real_data(real_root)
     judge = _Judge(config, vox, data_root, runs_root, progress)
-    rows, notes, training = [], {}, {}
+    rows, videos, notes, training, labels = [], [], {}, {}, {}
     for name in DETECTORS:
         row = {"method": TABLE5_ROWS.get(name, name), "seed": config.seed}
         rows.append(row)
@@ -392,15 +429,25 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                                None if checkpoint else name)
             for column in ("sms", "nme_68", "nme_pupils", "failed_frames", "sms_truth"):
                 row[f"{prefix}{column}"] = _value(result.mean, column)
+            if not prefix:
+                videos.append(_per_video(result.rows, row["method"], config.seed, ("sms", "nme_68")))
             notes.update({f"{prefix}{k}": v for k, v in result.mean.attrs.get("notes", {}).items()})
         if name in TABLE5_DETECTORS:
             run = detector_model_run(config, name)
-            mean, record = judge(run, "same_identity")
-            row.update({column: _value(mean, column) for column in TABLE5_MODEL_COLUMNS})
-            notes.update({k: v for k, v in mean.attrs.get("notes", {}).items() if k in TABLE5_MODEL_COLUMNS})
+            result, record = judge(run, "same_identity")
+            row.update({column: _value(result.mean, column) for column in TABLE5_MODEL_COLUMNS})
+            notes.update({k: v for k, v in result.mean.attrs.get("notes", {}).items() if k in TABLE5_MODEL_COLUMNS})
+            videos.append(_per_video(result.rows, row["method"], config.seed, TABLE5_MODEL_COLUMNS))
             training[run.name] = record
+            labels[row["method"]] = f"S2D on its landmarks: {trained_with(run.config)}"
+    copied, _ = judge(None, "same_identity")  # what the models must beat, paired over the same videos
+    videos.append(_per_video(copied.rows, COPY_BASELINE, None, TABLE5_MODEL_COLUMNS))
     columns = ["user_study", "sms", "l1", "fid", "ssim", "nme_68", "nme_pupils", "failed_frames", "sms_truth",
                "real_sms", "real_nme_68"]
+    unlearned = {r["method"]: f"did not converge: NME {r['nme_68']:.2f} against the exact landmarks"
+                 for r in rows if r.get("nme_68", 0) > NME_CONVERGED}
+    for method, reason in unlearned.items():
+        labels[method] = f"{reason}; {labels[method]}" if method in labels else reason
     table = pd.DataFrame(rows).reindex(columns=["method", "seed", *columns])
     shares, note = ratings.preference_column(ratings_file, 5, list(table["method"]))
     table["user_study"] = table["method"].map(shares)
@@ -419,9 +466,9 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
              "data": str(vox), "resolution": config.data.resolution, "profile": config.profile,
              "seeds": [config.seed], "git_commit": git_commit(), "training": training, "notes": notes,
              "beyond_paper": ["nme_68", "nme_pupils", "failed_frames", "sms_truth", "real_sms", "real_nme_68"],
-             "akd_detector": judge.detector_id,
+             "akd_detector": judge.detector_id, "trained_with": labels, "unlearned": unlearned,
              "rows_for_claims": {paper_row: paper_row for paper_row in TABLE5_ROWS.values()}}
-    return TableResult(5, table, columns, attrs)
+    return TableResult(5, table, columns, attrs, pd.concat(videos, ignore_index=True))
 
 
 def _stability(detector_stability, stability_mean, detector, root: Path, progress: bool) -> evaluate.Evaluation:

@@ -104,3 +104,14 @@ def test_committed_results_and_the_books_pages_come_from_the_same_run(number):
     table = pd.read_csv(results / f"table{number}.csv", index_col=0)
     values = [f"{v:.4f}" for v in table.drop(columns=["seeds"]).to_numpy().ravel() if pd.notna(v)]
     assert values and all(v in shown for v in values)
+
+
+def test_the_intro_and_the_readme_say_what_trained_the_cpu_models():
+    """What the `cpu` profile trains with (random-weight VGG-19, GAN weight) is what the prose says."""
+    from s2d.config import load_config
+
+    loss = load_config("cpu").loss
+    for text in ((BOOK / "intro.md").read_text(), (BOOK.parent / "README.md").read_text()):
+        flat = " ".join(text.split())
+        assert ("randomly initialised VGG-19" in flat) == (loss.perceptual_backbone == "random")
+        assert ("GAN weight is 0" in flat or "has **weight 0**" in flat) == (loss.gan == 0)

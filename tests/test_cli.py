@@ -55,8 +55,11 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     assert meta["profile"] == "smoke" and meta["seed"] == 5 and meta["seeds"] == [5]
     assert meta["config"]["seed"] == 5 and meta["environment"]["git_commit"]
     assert meta["wall_time_s"] >= sum(meta["stages_s"].values()) * 0.99
-    assert set(meta["stages_s"]) == {"data", "train", "notebook"} and meta["finished_utc"]
+    assert set(meta["stages_s"]) == {"data", "train", "notebook", "figures"} and meta["finished_utc"]
+    assert (out / "figures" / "claims.png").stat().st_size > 5_000  # the intro's claims at a glance
     assert meta["tables"]["table4_ablations"].startswith("notebooks/03_ablations")
+    full = meta["last_full_run"]  # this run trained every model: it is the record of the last run from scratch
+    assert full["wall_time_s"] == meta["wall_time_s"] and full["models_trained"] >= 14
     assert meta["tables"]["table5_detectors"].startswith("notebooks/04_detector")
     detectors = pd.read_csv(out / "table5.csv", index_col=0)
     assert {"Dlib", "FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR"} <= set(detectors.index)
@@ -75,11 +78,13 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
         assert json.loads((out / f"table{number}.json").read_text())["seeds"] == [5]  # the run's own settings
         assert (tmp_path / "book" / f"table{number}.ipynb").stat().st_size > 5_000
         assert (out / f"table{number}_claims.csv").is_file() and (out / f"table{number}_seeds.csv").is_file()
+        videos = pd.read_csv(out / f"table{number}_videos.csv")  # what the verdicts pair
+        assert set(table.index) <= set(videos["method"]) and videos["item"].notna().all()
         assert np.isfinite(table[{1: "ssim", 2: "ssim_gt", 3: "l1_255", 4: "ssim"}[number]]).all()
     assert {"S2D (ours)", "First-order motion model (same data)", "Monkey-Net, zeroth order (same data)"} <= set(
         pd.read_csv(out / "table1.csv", index_col=0).index)
     assert np.isfinite(pd.read_csv(out / "table1.csv", index_col=0)["akd"]).all()
-    assert len(pd.read_csv(out / "table4.csv", index_col=0)) == 6
+    assert len(pd.read_csv(out / "table4.csv", index_col=0)) == 7  # 5 settings, Table 1's model, copying the source
     for figure in ("synthtalk_identities.png", "synthtalk_clip.gif", "table1_clip.gif", "table4_gaze.png"):
         assert (out / "figures" / figure).stat().st_size > 1_000, figure
     first = (out / "synthtalk.csv").read_text()
@@ -89,6 +94,7 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     assert main(args) == 0
     meta = json.loads((out / "run.json").read_text())
     assert not any(step.get("built") or step.get("trained_now") for step in meta["steps"].values())
+    assert meta["last_full_run"] == full  # the cached run keeps the record of the full one beside its own
     assert (out / "synthtalk.csv").read_text() == first
     assert tables == {n: (out / f"table{n}.csv").read_text() for n in (1, 2, 3, 4)}
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
+import pandas as pd
 
 from s2d import evaluate
 from s2d.data import format as fmt
@@ -59,3 +60,19 @@ def test_figures_under_results_are_linked_from_the_book_and_others_embedded(tmp_
     elsewhere = tmp_path / "scratch.png"
     iio.imwrite(elsewhere, np.zeros((4, 4, 3), np.uint8))
     assert isinstance(shown(elsewhere), Image)
+
+
+def test_claims_at_a_glance_draws_every_claim_and_the_missing_ones(tmp_path):
+    from s2d import claims
+    from s2d.figures import claims_figure
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.2, 8)
+    per_video = pd.DataFrame([{"method": m, "seed": s, "item": f"v{i}", "l1": base[i] + shift + 0.001 * s}
+                              for m, shift in (("full", 0.0), ("no adain", 0.01)) for s in (0, 1)
+                              for i in range(8)])
+    verdicts = claims.verdicts(4, per_video, {"Full model": "full", "no AdaIN layer": "no adain"}, {})
+    path = claims_figure(verdicts, tmp_path / "claims.png")
+    assert path.stat().st_size > 5_000
+    drawn = verdicts.dropna(subset=["gain"])
+    assert len(drawn) == 1 and drawn.iloc[0].verdict == claims.REPRODUCED and drawn.iloc[0].gain > 0

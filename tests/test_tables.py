@@ -15,40 +15,84 @@ def _summary(rows: dict[str, list[float]], metric: str = "l1") -> pd.DataFrame:
     return tables.TableResult(4, per_seed, [metric]).summary()
 
 
-def _verdict(summary: pd.DataFrame, better: str, worse: str, metric: str = "l1") -> pd.Series:
-    table = claims.verdicts(4, summary, {"Full model": "full", "no AdaIN layer": "no adain"}, {})
+COPY = tables.COPY_BASELINE
+
+
+def _videos(rows: dict[str, list[list[float]]], metric: str = "l1") -> pd.DataFrame:
+    """Per-video rows: method -> one list of per-video values per seed (the copy baseline has seed None)."""
+    return pd.DataFrame([{"method": m, "seed": None if m == COPY else s, "item": f"v{i:02d}", metric: v}
+                         for m, seeded in rows.items() for s, values in enumerate(seeded)
+                         for i, v in enumerate(values)])
+
+
+def _verdict(per_video: pd.DataFrame, metric: str = "l1") -> pd.Series:
+    copy = COPY if COPY in set(per_video["method"]) else None
+    table = claims.verdicts(4, per_video, {"Full model": "full", "no AdaIN layer": "no adain"}, {}, copy)
     line = table[(table.metric == metric) & (table.claim == "Full model better than no AdaIN layer")]
     assert len(line) == 1
     return line.iloc[0]
 
 
-def test_summary_is_mean_and_sample_std_over_seeds():
-    summary = _summary({"a": [1.0, 2.0, 3.0], "b": [5.0]})
-    assert summary.loc["a", "l1"] == 2.0 and summary.loc["a", "l1_std"] == pytest.approx(1.0)
-    assert np.isnan(summary.loc["b", "l1_std"]) and summary.loc["b", "seeds"] == 1
+def _noisy(mean: float, seeds: int, spread: float, videos: int = 12, seed: int = 0) -> list[list[float]]:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.1, 0.2, videos)  # videos differ far more than the methods: pairing must see through it
+    return [list(mean + base + rng.normal(0, spread, videos)) for _ in range(seeds)]
 
 
-def test_verdicts_follow_the_intervals_and_the_papers_direction():
-    # the paper: full 0.0442 < no AdaIN 0.0449 on L1 (lower is better)
-    assert _verdict(_summary({"full": [0.10, 0.11, 0.12], "no adain": [0.20, 0.21, 0.22]}),
-                    "full", "no adain").verdict == claims.REPRODUCED
-    assert _verdict(_summary({"full": [0.30, 0.31, 0.32], "no adain": [0.20, 0.21, 0.22]}),
-                    "full", "no adain").verdict == claims.CONTRADICTED
-    overlapping = _verdict(_summary({"full": [0.10, 0.20, 0.30], "no adain": [0.15, 0.25, 0.35]}), "full", "no adain")
-    assert overlapping.verdict == claims.CANNOT_TELL and "overlap" in overlapping.why
-    one_seed = _verdict(_summary({"full": [0.1], "no adain": [0.2]}), "full", "no adain")
+def test_the_paired_interval_covers_zero_for_equal_rows_and_excludes_it_for_a_shift():
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0, 1, (20, 1)) + rng.normal(0, 0.01, (20, 3))  # 20 videos, 3 seeds each
+    difference, low, high = claims.paired_interval(values, values.copy())
+    assert difference == 0 and low <= 0 <= high
+    difference, low, high = claims.paired_interval(values + 0.05 + rng.normal(0, 0.01, (20, 3)), values)
+    assert 0 < low < difference < high and difference == pytest.approx(0.05, abs=0.01)
+    assert claims.paired_interval(values + 0.05, values, seed=3) == claims.paired_interval(values + 0.05, values, seed=3)
+    with pytest.raises(ValueError, match="same items"):
+        claims.paired_interval(values, values[:5])
+
+
+def test_verdicts_follow_the_paired_interval_and_the_papers_direction():
+    # the paper: full 0.0442 < no AdaIN 0.0449 on L1 (lower is better); copying the source is worse than both
+    copy = {COPY: [[v + 0.5 for v in _noisy(0.0, 1, 0.0)[0]]]}
+    better = _verdict(_videos({"full": _noisy(0.0, 2, 0.002), "no adain": _noisy(0.01, 2, 0.002, seed=0)} | copy))
+    assert better.verdict == claims.REPRODUCED and better.videos == 12 and better.seeds == "2 vs 2", better.to_dict()
+    worse = _verdict(_videos({"full": _noisy(0.01, 2, 0.002), "no adain": _noisy(0.0, 3, 0.002)} | copy))
+    assert worse.verdict == claims.CONTRADICTED and worse.difference < 0
+    overlapping = _verdict(_videos({"full": _noisy(0.0, 2, 0.05), "no adain": _noisy(0.0, 2, 0.05, seed=1)} | copy))
+    assert overlapping.verdict == claims.CANNOT_TELL and "includes 0" in overlapping.why
+
+
+def test_pairing_sees_a_small_difference_that_the_spread_over_videos_hides():
+    """Rows 0.01 apart over videos spread 0.1 wide: unpaired intervals overlap, the paired one does not."""
+    summary = _videos({"full": _noisy(0.0, 2, 0.001), "no adain": _noisy(0.01, 2, 0.001)}).groupby("method")["l1"]
+    assert summary.mean()["no adain"] - summary.mean()["full"] < summary.std()["full"]
+    assert _verdict(_videos({"full": _noisy(0.0, 2, 0.001), "no adain": _noisy(0.01, 2, 0.001)})).verdict == \
+        claims.REPRODUCED
+
+
+def test_one_seed_or_a_row_no_better_than_copying_cannot_be_told():
+    one_seed = _verdict(_videos({"full": _noisy(0.0, 1, 0.002), "no adain": _noisy(0.01, 2, 0.002)}))
     assert one_seed.verdict == claims.CANNOT_TELL and "one seed" in one_seed.why
+    at_copy = _videos({"full": _noisy(0.0, 2, 0.002), "no adain": _noisy(0.01, 2, 0.002),
+                       COPY: _noisy(0.01, 1, 0.002)})  # the ablation is no better than copying the source
+    line = _verdict(at_copy)
+    assert line.verdict == claims.CANNOT_TELL and "no AdaIN layer does not beat copying" in line.why, line.why
+    beaten = _videos({"full": _noisy(0.0, 2, 0.002), "no adain": _noisy(0.01, 2, 0.002),
+                      COPY: _noisy(0.03, 1, 0.002)})
+    assert _verdict(beaten).verdict == claims.REPRODUCED
 
 
 def test_a_missing_row_or_metric_cannot_be_told():
-    missing = _verdict(_summary({"full": [0.1, 0.2]}), "full", "no adain")
+    missing = _verdict(_videos({"full": _noisy(0.0, 2, 0.01)}))
     assert missing.verdict == claims.CANNOT_TELL and "not in this run" in missing.why
-    nan = _verdict(_summary({"full": [np.nan, np.nan], "no adain": [np.nan, np.nan]}), "full", "no adain")
+    nan = _verdict(_videos({"full": [[np.nan] * 3] * 2, "no adain": [[np.nan] * 3] * 2}))
     assert nan.verdict == claims.CANNOT_TELL and nan.ours == "n/a"
+    fid = _verdict(_videos({"full": _noisy(0.0, 2, 0.01), "no adain": _noisy(0.1, 2, 0.01)}), "fid")
+    assert fid.verdict == claims.CANNOT_TELL and "no per-video values" in fid.why
 
 
 def test_claims_come_from_the_papers_numbers():
-    table = claims.verdicts(4, _summary({"x": [1.0]}), {}, {})
+    table = claims.verdicts(4, _videos({"x": [[1.0]]}), {}, {})
     # three ablations x three metrics, and the motion cue (Table 1 against Table 4) on three metrics
     assert len(table) == 12
     cue = table[table.claim.str.contains("Ours \\(Table 1\\)")]
@@ -104,3 +148,14 @@ def test_evaluations_are_cached_per_model_protocol_and_settings(tmp_path, synth_
     pd.testing.assert_frame_equal(again.rows, first.rows, check_dtype=False)
     pipeline.evaluated(checkpoint, "same_identity", run, {"a": 2}, identity="copy")
     assert len(calls) == 2
+
+
+def test_a_row_that_did_not_learn_cannot_carry_a_claim():
+    per_video = _videos({"sbr": _noisy(0.0, 2, 0.001), "dsnt": _noisy(0.01, 2, 0.001)}, "sms")
+    rows = {"FAN4+DSNT+SBR": "sbr", "FAN4+DSNT": "dsnt"}
+    learned = claims.verdicts(5, per_video, rows, {})
+    line = learned[(learned.metric == "sms") & (learned.claim == "FAN4+DSNT+SBR better than FAN4+DSNT")].iloc[0]
+    assert line.verdict == claims.REPRODUCED
+    failed = claims.verdicts(5, per_video, rows, {}, unlearned={"dsnt": "did not converge: NME 0.93"})
+    line = failed[(failed.metric == "sms") & (failed.claim == "FAN4+DSNT+SBR better than FAN4+DSNT")].iloc[0]
+    assert line.verdict == claims.CANNOT_TELL and "FAN4+DSNT did not converge" in line.why
