@@ -51,7 +51,8 @@ def passages(results: Path) -> dict[str, str]:
         stages = full["stages_s"]
         named = {"data": "SynthTalk", "train": f"{full['models_trained']} detectors and models",
                  "notebook": "the notebooks", "figures": "the claims figure", "book": "the book"}
-        parts = ", ".join(f"{named.get(k, k)} {v:,.0f} s" for k, v in stages.items())
+        order = [*named, *(k for k in stages if k not in named)]
+        parts = ", ".join(f"{named.get(k, k)} {stages[k]:,.0f} s" for k in order if k in stages)
         out["reproduce_time"] = (f"about {full['wall_time_s'] / 60:.0f} min of `s2d reproduce` in the last run from "
                                  f"scratch ({full['wall_time_s']:,.0f} s: {parts}; commit {full['git_commit']})")
     else:
