@@ -98,7 +98,7 @@ def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: d
     gives the rows known not to have learned (a detector that did not converge) with the reason: their claims
     cannot be told.
     """
-    lines = []
+    lines, unlearned = [], unlearned or {}
     for a, b in COMPARISONS.get(table, []):
         for metric in paper.TABLES[table].columns:
             pa, pb = _paper_value(table, a, metric), _paper_value(table, b, metric)
@@ -111,8 +111,7 @@ def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: d
                     "paper_gain": abs(pw - pl) / abs(pl) if pl else np.nan}
             judged = _Comparison(per_video, metric, notes, copy, zlib.crc32(f"{table} {claim} {metric}".encode()))
             line.update(judged.verdict(rows.get(winner), rows.get(loser), (winner, loser)))
-            failed = [f"{name} {(unlearned or {})[rows[name]]}" for name in (winner, loser)
-                      if rows.get(name) in (unlearned or {})]
+            failed = [f"{name} {unlearned[rows[name]]}" for name in (winner, loser) if rows.get(name) in unlearned]
             if failed:
                 line |= {"verdict": CANNOT_TELL, "why": "; ".join(failed)}
             lines.append(line)
@@ -179,9 +178,10 @@ class _Comparison:
     def against_copy(self, method: str) -> str:
         """Why ``method`` does not beat copying the source on this metric ("" when it does, or when there is no
         copy baseline for the metric)."""
-        if self.copy is None or method == self.copy or self.values(self.copy).empty:
+        if self.copy is None or method == self.copy:
             return ""
-        if self.values(self.copy).isna().all().all():
+        copied = self.values(self.copy)
+        if copied.empty or copied.isna().all().all():
             return ""
         paired = self.paired(method, self.copy)
         if paired is None:

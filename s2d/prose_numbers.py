@@ -19,9 +19,10 @@ import pandas as pd
 
 from s2d.io import write_text
 from s2d.reproduce import from_scratch
+from s2d.tables import COPY_BASELINE as COPY
+from s2d.tables import OURS
 
 MARKED = re.compile(r"<!-- (?P<name>[a-z0-9_]+) -->(?P<body>.*?)<!-- /(?P=name) -->", re.S)
-OURS, COPY = "S2D (ours)", "copy the source frame (baseline)"
 README = Path("README.md")
 
 

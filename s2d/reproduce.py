@@ -188,8 +188,8 @@ def _for_the_book(notebook, title: str) -> None:
 def full_run_record(metadata: dict, previous: Path) -> dict | None:
     """The record of the last run that trained every model from scratch: this run's when it did, else the one
     ``previous`` (the last ``run.json``) kept or was; None when no such run is on record."""
-    if from_scratch(metadata):
-        return from_scratch(metadata)
+    if (record := from_scratch(metadata)) is not None:
+        return record
     if not previous.is_file():
         return None
     last = json.loads(previous.read_text())
