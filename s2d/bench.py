@@ -388,7 +388,7 @@ def memory(device: torch.device, resolutions=RESOLUTIONS, batches=BATCHES, width
 def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, steps: int = 3) -> pd.DataFrame:
     """Training steps per second of S2D and FOMM (batch 8, the ``widths`` profile's losses) on random pairs."""
     from s2d.losses import PerceptualPyramid
-    from s2d.train import _train_step, build_models
+    from s2d.train import _train_step, build_models, generator_lr
 
     rows = []
     for size in resolutions:
@@ -400,7 +400,7 @@ def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, 
             w = config.loss
             perceptual = PerceptualPyramid(w.perceptual_scales, w.perceptual, w.perceptual_backbone,
                                            w.perceptual_layers).to(device)
-            opt_g = torch.optim.Adam(net.parameters(), lr=config.train.lr_generator)
+            opt_g = torch.optim.Adam(net.parameters(), lr=generator_lr(config))
             opt_d = None if disc is None else torch.optim.Adam(disc.parameters(), lr=config.train.lr_discriminator)
             b = config.train.batch_size
             batch = {"source": torch.rand(b, 3, size, size), "driving": torch.rand(b, 3, size, size),

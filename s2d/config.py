@@ -93,7 +93,9 @@ class LossConfig:
 
     perceptual: float = 10.0  # Eq. (4), per VGG-19 layer, summed over the pyramid scales
     perceptual_scales: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.25, 0.125])
-    perceptual_backbone: str = "imagenet"  # imagenet (needs s2d.weights "vgg19") | random (fixed-seed weights)
+    # imagenet (needs s2d.weights "vgg19") | random (fixed-seed weights) | auto: imagenet where `make weights` has
+    # cached them, else random (load_config resolves it, so every label and cache key sees which)
+    perceptual_backbone: str = "imagenet"
     perceptual_layers: int = 5  # VGG-19 layers relu1_1 .. relu5_1 used, from the first
     l1: float = 1.0
     gan: float = 1.0  # Eq. (5), Eq. (6)
@@ -108,11 +110,15 @@ class TrainConfig:
 
     steps: int = 150_000
     batch_size: int = 16
-    lr_generator: float = 2e-4
+    lr_generator: float = 2e-4  # S2D's generator (dense motion + image generator)
+    lr_baselines: float = 2e-4  # the keypoint baselines' generator (first-order-model's vox-256: 2e-4)
     lr_discriminator: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     milestones: list[float] = field(default_factory=lambda: [0.6, 0.9])  # fractions of steps; lr x 0.1 at each
     checkpoint_every: int = 5_000
+    # the model's weights kept at this many evenly spaced steps (and at step 0) in ``snapshots/``, for the
+    # learning curves (s2d.learning_curves); 0: none
+    snapshots: int = 5
     num_workers: int = 4
     time_budget_minutes: float = 0.0  # 0 = no limit; otherwise stop cleanly when spent
 
@@ -168,7 +174,18 @@ def load_config(source: str | Path = "cpu", overrides: list[str] | None = None) 
     raw = _read_with_extends(_resolve_source(source), seen=())
     for item in overrides or []:
         raw = _merge(raw, _override(item))
-    return _build(Config, raw, origin=str(source), prefix="")
+    return resolve_backbone(_build(Config, raw, origin=str(source), prefix=""))
+
+
+def resolve_backbone(config: Config) -> Config:
+    """``loss.perceptual_backbone: auto`` made concrete: ``imagenet`` when VGG-19's ImageNet weights are cached
+    (``make weights``), else ``random``; any other value is kept."""
+    if config.loss.perceptual_backbone != "auto":
+        return config
+    from s2d import weights
+
+    backbone = "imagenet" if weights.is_available("vgg19") else "random"
+    return dataclasses.replace(config, loss=dataclasses.replace(config.loss, perceptual_backbone=backbone))
 
 
 def config_from_dict(raw: dict[str, Any], origin: str = "a dict") -> Config:

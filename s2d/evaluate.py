@@ -158,7 +158,8 @@ def relative_landmarks(source_lm: np.ndarray, driving_lm: np.ndarray, driving_fi
 
 def same_identity(root: str | Path, animate: Animator, *, split: str = "test", config: EvalConfig | None = None,
                   detector: LandmarkDetector | None = None, landmarks: str | Path | None = None,
-                  device: torch.device | str | None = None, progress: bool = True) -> Evaluation:
+                  device: torch.device | str | None = None, progress: bool = True,
+                  videos: int = 0) -> Evaluation:
     """Table 1: each video's first frame animated by every frame of the video; metrics per video, then the mean.
 
     Rows: ``video, source_frame, frames, l1, psnr, ssim, ms_ssim, lpips, akd, akd_gt,
@@ -171,9 +172,11 @@ def same_identity(root: str | Path, animate: Animator, *, split: str = "test", c
     with the driving frames' annotated ones. With ``landmarks`` (a folder of
     :mod:`s2d.data.detections`) the animator is given the detected landmarks of the
     source and driving frames instead of the annotated ones (Table 5); the metrics
-    still compare with the annotations.
+    still compare with the annotations. ``videos``: only the first that many test videos (0: all; the
+    learning curves' fixed subset).
     """
     plan = same_identity_plan(root, split)
+    plan = plan[:videos] if videos else plan
     return _reconstruction("same_identity", plan, root, split, animate, 1.0, config, detector, landmarks, device,
                            progress)
 

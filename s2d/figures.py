@@ -325,3 +325,23 @@ def claims_figure(claims: pd.DataFrame, out: str | Path) -> Path:
     ax.set_title("The paper's claims at a glance: ours with 95% paired intervals", fontsize=9)
     fig.tight_layout()
     return _save(fig, out)
+
+
+def learning_curves_figure(curves: pd.DataFrame, out: str | Path, reference: str | None = None) -> Path:
+    """Held-out L1 and AKD against training steps (:func:`s2d.tables.learning_curves`), one line per method;
+    ``reference`` (the copy baseline, which does not train) dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, column, label in zip(axes, ("l1", "akd"), ("held-out L1", "held-out AKD (px)")):
+        for method, curve in curves.groupby("method", sort=False):
+            curve = curve.sort_values("step")
+            style = dict(linestyle="--", color="black", linewidth=1) if method == reference else dict(marker="o",
+                                                                                                     markersize=3)
+            ax.plot(curve["step"], curve[column], label=method, **style)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle("Learning curves: the same runs at the steps they kept (first seed, fixed subset of test videos)",
+                 fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)

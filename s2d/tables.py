@@ -27,8 +27,8 @@ from s2d.data import synth
 from s2d.io import atomic_path, write_json
 from s2d.pipeline import (
     ABLATIONS,
-    AKD_DETECTOR,
     BASELINES,
+    DETECTOR,
     RUNS_ROOT,
     TABLE5_DETECTORS,
     WITH_MOTION_CUE,
@@ -41,6 +41,7 @@ from s2d.pipeline import (
     data_for,
     detector_identity,
     detector_model_run,
+    exact_landmarks_run,
     evaluated,
     main_run,
     profile_detector,
@@ -50,6 +51,7 @@ from s2d.pipeline import (
 from s2d.runtime import git_commit, pick_device
 
 OURS = "S2D (ours)"
+EXACT = "S2D, exact landmarks (beyond the paper)"  # the oracle: trained on and driven by SynthTalk's annotations
 COPY_BASELINE = "copy the source frame (baseline)"
 # the keypoint baselines, trained here on the same data, losses and schedule: our row name -> the paper's
 BASELINE_ROWS = {"first-order": "First-order motion model (same data)", "monkey-net": "Monkey-Net, zeroth order (same data)"}
@@ -140,7 +142,8 @@ def _driven_by(run: ModelRun) -> str:
     """What landmarks drive a model at test time, where it is not the model's own keypoints."""
     if run.config.model.architecture != "s2d":
         return ""  # the keypoint baselines find their own keypoints
-    return f", driven by {run.detector}'s landmarks" if run.detector else ", driven by SynthTalk's exact landmarks"
+    return (f", trained on and driven by {run.detector}'s landmarks" if run.detector
+            else ", trained on and driven by SynthTalk's exact landmarks")
 
 
 def _seeds_label(n: int) -> str:
@@ -187,16 +190,16 @@ class _Judge:
 
     def __post_init__(self) -> None:
         self.device = pick_device(self.config.device)
-        detector, checkpoint = profile_detector(self.config, AKD_DETECTOR, self.data_root, self.runs_root,
+        detector, checkpoint = profile_detector(self.config, DETECTOR, self.data_root, self.runs_root,
                                                 self.progress)
         self.detector = _Remembering(detector)
-        self.detector_id = detector_identity(AKD_DETECTOR, checkpoint)
+        self.detector_id = detector_identity(DETECTOR, checkpoint)
 
     def protocol(self, name: str, animate, landmarks: Path | None = None) -> evaluate.Evaluation:
-        """Run protocol ``name``; a model driven by detected ``landmarks`` (Table 5) is scored without AKD."""
+        """Run protocol ``name``, the animator driven by the detected ``landmarks`` if given (else the annotations)."""
         c = self.config
-        common = dict(config=c.eval, detector=None if landmarks else self.detector, landmarks=landmarks,
-                      device=self.device, progress=self.progress)
+        common = dict(config=c.eval, detector=self.detector, landmarks=landmarks, device=self.device,
+                      progress=self.progress)
         if name == "same_identity":
             return evaluate.same_identity(self.data, animate, **common)
         if name == "faceforensics":
@@ -215,7 +218,7 @@ class _Judge:
                              "copy"), {}
         ckpt, landmarks, _ = trained_run(run, self.data_root, self.runs_root, self.progress)
         if landmarks is not None:
-            settings |= {"landmarks": landmarks.name, "akd_detector": None}
+            settings |= {"landmarks": landmarks.name}
         training = ckpt.parent / "train.json"
         record = json.loads(training.read_text()) if training.is_file() else {}
         result = evaluated(ckpt, protocol,
@@ -257,7 +260,7 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
                          runs_root: Path = RUNS_ROOT, progress: bool = True) -> TableResult:
     """Table 1 (same identity, synth-vox, every seed of the profile) or Table 3 (FaceForensics protocol, synth-ff)."""
     if number == 1:
-        runs = _with_baselines({OURS: [main_run(config, "synth-vox", s) for s in config.seeds]}, config, "synth-vox")
+        runs = _with_baselines(_ours_and_oracle(config), config, "synth-vox")
         result = _table(1, runs, "same_identity", config, data_root, runs_root, progress)
     elif number == 3:
         runs = _with_baselines({OURS: [main_run(config, "synth-ff", config.seed)]}, config, "synth-ff")
@@ -266,6 +269,12 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
         raise ValueError(f"reconstruction tables are 1 and 3, not {number}")
     result.attrs["rows_for_claims"] = _claim_rows()
     return result
+
+
+def _ours_and_oracle(config: Config) -> dict[str, list[ModelRun]]:
+    """S2D on our detector's landmarks for every seed (the paper's row), and on the exact ones for the first."""
+    return {OURS: [main_run(config, "synth-vox", s) for s in config.seeds],
+            EXACT: [exact_landmarks_run(config, config.seed)]}
 
 
 def _with_baselines(runs: dict[str, list[ModelRun]], config: Config, variant: str) -> dict[str, list[ModelRun]]:
@@ -290,7 +299,7 @@ def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"
     L1 / PSNR / SSIM against SynthTalk's rendering of the source person performing
     the driving motion.
     """
-    runs = _with_baselines({OURS: [main_run(config, "synth-vox", s) for s in config.seeds]}, config, "synth-vox")
+    runs = _with_baselines(_ours_and_oracle(config), config, "synth-vox")
     result = _table(2, runs, "cross_identity", config, data_root, runs_root, progress)
     methods = list(dict.fromkeys(result.per_seed["method"]))
     shares, note = ratings.preference_column(ratings_file, 2, methods)
@@ -305,13 +314,44 @@ def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     """Table 4: each setting of :data:`s2d.pipeline.ABLATIONS` for :func:`s2d.pipeline.ablation_seeds` (the Table 1
     model, which one setting is, for every seed Table 1 trained) and the copy baseline, same-identity protocol on
     synth-vox."""
-    runs = {setting: [ablation_run(config, setting, s)
-                      for s in (config.seeds if setting == WITH_MOTION_CUE else ablation_seeds(config))]
+    runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
             for setting in ABLATIONS}
     result = _table(4, runs, "same_identity", config, data_root, runs_root, progress)
     result.attrs["rows_for_claims"] = {name: name for name in ABLATIONS if name in paper.TABLES[4].rows}
     result.attrs["rows_for_claims"]["Ours (Table 1)"] = WITH_MOTION_CUE
     return result
+
+
+def learning_curves(result: TableResult, config: Config, data_root: Path = Path("data/synthtalk"),
+                    runs_root: Path = RUNS_ROOT, progress: bool = True) -> pd.DataFrame:
+    """``method, step, l1, akd``: the learning curve (:mod:`s2d.learning_curves`) of each trained method of
+    ``result``, from the run of its first seed, driven as in the table; and the copy baseline's level on the same
+    frames (at the first and last step), cached like the table's evaluations."""
+    from s2d import learning_curves as lc
+
+    judge = _Judge(config, Path(result.attrs["data"]), data_root, runs_root, progress)
+    settings = asdict(lc.curve_config(config.eval)) | {"data": result.attrs["data"], "videos": lc.CURVE_VIDEOS,
+                                                        "akd_detector": judge.detector_id}
+    frames = []
+    for method, names in result.attrs["runs"].items():
+        record = result.attrs["training"][names[0]]
+        found = None if record.get("landmarks", "annotations") == "annotations" else Path(record["landmarks"])
+
+        def point(snapshot: Path, found=found):
+            animate = lambda: animator(load_model(snapshot, judge.device)[0])
+            return evaluated(snapshot, "curve", lambda: lc.curve_point(judge.data, animate(), config.eval,
+                                                                       judge.detector, found, judge.device),
+                             settings | {"landmarks": None if found is None else found.name})
+
+        frames.append(lc.learning_curve(record["checkpoint"], point).assign(method=method))
+    curves = pd.concat(frames, ignore_index=True)
+    cache = runs_root / config.profile / "copy-baseline" / "checkpoint.pt"
+    copied = evaluated(cache, "curve", lambda: lc.curve_point(judge.data, evaluate.copy_source, config.eval,
+                                                              judge.detector, None, judge.device),
+                       settings, "copy").mean
+    level = pd.DataFrame({"method": COPY_BASELINE, "step": [curves["step"].min(), curves["step"].max()],
+                          **{c: float(copied[c]) for c in lc.CURVE_COLUMNS}, "frames": int(copied["frames"])})
+    return pd.concat([curves, level], ignore_index=True)[["method", "step", *lc.CURVE_COLUMNS, "frames"]]
 
 
 def compute_comparison(result: TableResult) -> pd.DataFrame:

@@ -124,7 +124,7 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
                                    config.loss.perceptual_layers)
     model, perceptual = model.to(device), perceptual.to(device)
     disc = disc.to(device) if disc is not None else None
-    opt_g = torch.optim.Adam(model.parameters(), lr=t.lr_generator, betas=tuple(t.betas))
+    opt_g = torch.optim.Adam(model.parameters(), lr=generator_lr(config), betas=tuple(t.betas))
     milestones = [round(f * t.steps) for f in t.milestones]
     sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=0.1)
     opt_d = sched_d = None
@@ -164,6 +164,9 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     rows: list[dict] = []
     began = time.perf_counter() - logged_seconds  # "seconds" in the log count training time across resumes
     bar = tqdm(total=t.steps, initial=start, desc="train", unit="step", disable=not (progress and ddp.main))
+    keep = snapshot_steps(t.steps, t.snapshots)
+    if ddp.main and start == 0 and 0 in keep:
+        _snapshot(out_dir, config, 0, model)
     for step, batch in enumerate(loader, start=start + 1):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         losses = _train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
@@ -175,6 +178,8 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
                          "seconds": round(time.perf_counter() - began, 3)})
             bar.update()
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("total", "l1", "perceptual")})
+            if step in keep:
+                _snapshot(out_dir, config, step, model)
             if step % t.checkpoint_every == 0 or step == t.steps:
                 _append_log(log_path, rows)
                 rows = []
@@ -248,6 +253,30 @@ def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: d
         opt_d.step()
         logged["discriminator"] = float(d_loss.detach())
     return logged
+
+
+def generator_lr(config: Config) -> float:
+    """The generator's learning rate: ``train.lr_generator`` for S2D, ``train.lr_baselines`` for a keypoint
+    baseline (each method its own, measured at the profile's budget)."""
+    return config.train.lr_generator if config.model.architecture == "s2d" else config.train.lr_baselines
+
+
+def snapshot_steps(steps: int, count: int) -> set[int]:
+    """The steps whose weights are kept for the learning curves: 0 and ``count`` evenly spaced ones up to ``steps``
+    (none when ``count`` is 0)."""
+    return {round(k * steps / count) for k in range(count + 1)} if count > 0 else set()
+
+
+def snapshot_path(out_dir: str | Path, step: int) -> Path:
+    """Where the weights at ``step`` of the run in ``out_dir`` are kept (:func:`snapshot_steps`)."""
+    return Path(out_dir) / "snapshots" / f"step{step:07d}.pt"
+
+
+def _snapshot(out_dir: Path, config: Config, step: int, model) -> None:
+    """The model's weights at ``step``, readable by :func:`s2d.checkpoint.load_model` (no optimiser state)."""
+    save_checkpoint(snapshot_path(out_dir, step), {"step": step, "model": model.state_dict(),
+                                                   "config": config.to_dict(),
+                                                   "code": {"s2d_version": __version__, "git_commit": git_commit()}})
 
 
 def _save(path: Path, config: Config, step: int, model, disc, opt_g, opt_d, sched_g, sched_d,

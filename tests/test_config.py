@@ -129,3 +129,14 @@ def test_profile_files_ship_with_the_package():
 
     shipped = {p.stem for p in Path(s2d.config.PROFILES_DIR).glob("*.yaml")}
     assert shipped == set(PROFILES)
+
+
+def test_an_auto_perceptual_backbone_is_imagenet_only_where_the_weights_are_cached(tmp_path, monkeypatch):
+    from s2d import weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty weights cache
+    assert load_config("cpu", ["loss.perceptual_backbone=auto"]).loss.perceptual_backbone == "random"
+    weights.path_of("vgg19").parent.mkdir(parents=True)
+    weights.path_of("vgg19").write_bytes(b"cached")
+    assert load_config("cpu", ["loss.perceptual_backbone=auto"]).loss.perceptual_backbone == "imagenet"
+    assert load_config("smoke").loss.perceptual_backbone == "random"  # the tests' numbers are the same everywhere
