@@ -220,7 +220,9 @@ def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
     """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
     it was trained now. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
     data = data_for(run, data_root, progress)
-    found = None if run.detector is None else detected_landmarks(run.config, run.detector, data, runs_root,
+    # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
+    profile = replace(run.config, seed=run.data_seed)
+    found = None if run.detector is None else detected_landmarks(profile, run.detector, data, runs_root,
                                                                  data_root, progress)
     if run.with_real:
         data = with_real_clips(run.config, data)

@@ -131,6 +131,21 @@ def test_model_plan_names_each_model_once_and_shares_the_table1_model():
         pipeline.ablation_run(config, "no eyes", 0)
 
 
+def test_every_seed_learns_from_the_landmarks_of_the_one_profile_detector(tmp_path, monkeypatch):
+    config = load_config("smoke")
+    asked = []
+    monkeypatch.setattr(pipeline, "data_for", lambda run, root, progress=True: tmp_path / run.variant)
+    monkeypatch.setattr(pipeline, "detected_landmarks",
+                        lambda cfg, name, data, *args: asked.append((cfg.seed, name)) or tmp_path / "landmarks")
+    monkeypatch.setattr(pipeline, "trained", lambda cfg, data, name, *args: (tmp_path / name / "checkpoint.pt", True))
+    for seed in (3, 4):
+        _, landmarks, _ = pipeline.trained_run(pipeline.main_run(config, "synth-vox", seed), tmp_path, tmp_path)
+        assert landmarks == tmp_path / "landmarks"
+    pipeline.trained_run(pipeline.ablation_run(config, "no local motion", 4), tmp_path, tmp_path)
+    # the model's seed changes its training, not the detector that finds its landmarks (nor the data)
+    assert asked == [(config.seed, pipeline.DETECTOR)] * 3
+
+
 def test_training_key_ignores_evaluation_settings_but_not_training_ones():
     config = load_config("smoke")
     key = pipeline.training_fingerprint(config)
