@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,29 +37,32 @@ from s2d.runtime import environment
 
 RESULTS_ROOT = Path("results")
 
-# The paper's results and what produces each here. A step moves from
-# "not built" to a notebook name as the pipeline grows.
-TABLES = {
-    "table1_same_identity": "notebooks/01_main_results.ipynb",
-    "table2_cross_identity": "notebooks/02_cross_identity.ipynb",
-    "table3_faceforensics": "notebooks/01b_faceforensics.ipynb",
-    "table4_ablations": "notebooks/03_ablations.ipynb",
-    "table5_detectors": "notebooks/04_detector.ipynb",
-    "figures_3_4_6_real_faces": "notebooks/05_gallery.ipynb",
-    "benchmarks": "notebooks/07_bench.ipynb (reads results/bench, which make bench writes)",
-}
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-# (notebook, its parameters, the executed copy in the book, that page's title)
-NOTEBOOK_RUNS = (
-    ("00_data.ipynb", {}, "data.ipynb", "SynthTalk in numbers"),
-    ("01_main_results.ipynb", {}, "table1.ipynb", "Table 1: same identity"),
-    ("02_cross_identity.ipynb", {}, "table2.ipynb", "Table 2: cross identity"),
-    ("01b_faceforensics.ipynb", {}, "table3.ipynb", "Table 3: FaceForensics protocol"),
-    ("03_ablations.ipynb", {}, "table4.ipynb", "Table 4: ablations"),
-    ("04_detector.ipynb", {}, "table5.ipynb", "Table 5: landmark detectors"),
-    ("05_gallery.ipynb", {}, "gallery.ipynb", "Real faces: the gallery"),
-    ("06_explore.ipynb", {}, "explore.ipynb", "Explore the model"),
-    ("07_bench.ipynb", {"bench": "results/bench"}, "bench.ipynb", "Benchmarks: S2D against the first-order model"),
+
+
+@dataclass(frozen=True)
+class Page:
+    """One result notebook and its page in the book: the one list of them (``book/_toc.yml`` and
+    ``notebooks/README.md`` are checked against it by ``tests/test_manifest.py``)."""
+
+    notebook: str  # in notebooks/
+    page: str  # the executed copy in book/results/
+    title: str  # the page's title, as in the book's table of contents
+    result: str  # what it reproduces (run.json's "tables")
+    params: dict = field(default_factory=dict)  # papermill parameters beyond the profile and folders
+
+
+PAGES = (
+    Page("00_data.ipynb", "data.ipynb", "SynthTalk in numbers", "synthtalk"),
+    Page("01_main_results.ipynb", "table1.ipynb", "Table 1: same identity", "table1_same_identity"),
+    Page("02_cross_identity.ipynb", "table2.ipynb", "Table 2: cross identity", "table2_cross_identity"),
+    Page("01b_faceforensics.ipynb", "table3.ipynb", "Table 3: FaceForensics protocol", "table3_faceforensics"),
+    Page("03_ablations.ipynb", "table4.ipynb", "Table 4: ablations", "table4_ablations"),
+    Page("04_detector.ipynb", "table5.ipynb", "Table 5: landmark detectors", "table5_detectors"),
+    Page("05_gallery.ipynb", "gallery.ipynb", "Real faces: the gallery", "figures_3_4_6_real_faces"),
+    Page("06_explore.ipynb", "explore.ipynb", "Explore the model", "explore"),
+    Page("07_bench.ipynb", "bench.ipynb", "Benchmarks: S2D against the first-order model",
+         "benchmarks (reads results/bench, which make bench writes)", {"bench": "results/bench"}),
 )
 
 
@@ -151,19 +155,19 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
     import papermill
 
     steps = {}
-    for notebook, params, name, title in NOTEBOOK_RUNS:
+    for page in PAGES:
         start = time.perf_counter()
-        out = book_results / name
+        out = book_results / page.page
         with atomic_path(out) as tmp:
             executed = papermill.execute_notebook(
-                str(NOTEBOOKS / notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
+                str(NOTEBOOKS / page.notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
                 parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
-                            "runs": str(runs_root), **params},
+                            "runs": str(runs_root), **page.params},
             )
-            _for_the_book(executed, title)
+            _for_the_book(executed, page.title)
             nbformat.write(executed, str(tmp))
         seconds = round(time.perf_counter() - start, 2)
-        steps[f"notebook:{name}"] = {"path": str(out), "wall_time_s": seconds}
+        steps[f"notebook:{page.page}"] = {"path": str(out), "wall_time_s": seconds}
         print(f"executed {out} in {seconds} s")
     return steps
 
@@ -238,7 +242,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "stages_s": stages,
         "environment": env,
         "steps": steps,
-        "tables": dict(TABLES),
+        "tables": {page.result: f"notebooks/{page.notebook}" for page in PAGES},
         "config": config.to_dict(),
     }
     metadata["last_full_run"] = full_run_record(metadata, out_dir / "run.json")
