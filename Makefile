@@ -18,7 +18,7 @@ REAL_CACHE   := .cache/real/.fetched
 REAL_DATA    := data/real/meta.json
 
 .DEFAULT_GOAL := help
-.PHONY: help setup reproduce test book lab bench weights clean clean-all lock
+.PHONY: help setup reproduce test book publish lab bench weights clean clean-all lock
 
 help: ## List the targets with one line each
 	@echo "s2d — reproducible companion to 'Sparse to Dense Motion Transfer for Face Image Animation'"
@@ -55,6 +55,9 @@ $(MATHJAX):
 	  cp -r .cache/npm/node_modules/mathjax/es5 book/_vendor/mathjax; \
 	else echo "npm not found: the book will load MathJax from its CDN (needs a network to show math)"; \
 	  mkdir -p $(dir $(MATHJAX)); : > $(MATHJAX).missing; fi
+
+publish: book ## Publish book/_build/html to the gh-pages branch of origin (GitHub Pages serves it; needs push rights)
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --message "book of $$(git rev-parse --short HEAD)" book/_build/html
 
 lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 	@TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
