@@ -91,3 +91,18 @@ def summary(curves: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
         rows[method] = {"steps": int(curve["step"].max()), "l1_at_0": float(curve["l1"].iloc[0]),
                         "l1_at_end": float(curve["l1"].iloc[-1]), **still_learning(curve)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def flatness_text(table: pd.DataFrame) -> str:
+    """One sentence from :func:`summary`'s ``table``: which methods had flattened by their last step and which
+    were still learning (so that a claim against them compares a model that had not finished)."""
+    done = [m for m in table.index if not table.loc[m, "still_learning"]]
+    going = [m for m in table.index if table.loc[m, "still_learning"]]
+    parts = []
+    if done:
+        parts.append(f"Flattened by the end (under {STILL_LEARNING_SHARE:.0%} of the improvement in the last third): "
+                     + ", ".join(done) + ".")
+    if going:
+        parts.append("**Still learning** when training stopped: " + ", ".join(going)
+                     + "; a verdict against it is a verdict on a model that had not finished learning.")
+    return " ".join(parts)

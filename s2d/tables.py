@@ -76,6 +76,25 @@ class TableResult:
     attrs: dict = field(default_factory=dict)
     per_video: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    @property
+    def data(self) -> Path:
+        """The dataset the table was computed on."""
+        return Path(self.attrs["data"])
+
+    def methods(self) -> list[str]:
+        """The rows that were trained (every row but the copy baseline), in the table's order."""
+        return list(self.attrs.get("runs", {}))
+
+    def checkpoints(self, method: str) -> list[Path]:
+        """The checkpoints of ``method``'s row, one per seed, in seed order."""
+        if method not in self.attrs.get("runs", {}):
+            raise KeyError(f"{method!r} is not a trained row of Table {self.number}; rows: {', '.join(self.methods())}")
+        return [Path(self.attrs["training"][name]["checkpoint"]) for name in self.attrs["runs"][method]]
+
+    def model(self, method: str, device: torch.device | str = "cpu"):
+        """The trained model of ``method``'s first seed, in eval mode (what the page's figures show)."""
+        return load_model(self.checkpoints(method)[0], device)[0]
+
     def summary(self) -> pd.DataFrame:
         """Mean over seeds per method, ``<metric>_std`` (sample standard deviation, NaN for one seed), ``seeds``."""
         grouped = self.per_seed.groupby("method", sort=False)
@@ -163,7 +182,7 @@ def _value(mean: pd.Series, column: str) -> float:
     return np.nan if value is None else float(value)
 
 
-class _Remembering:
+class _MemoisedDetector:
     """A detector that remembers its answer for each batch of frames it has seen: every model of a table
     is compared with the same real driving frames, found once."""
 
@@ -179,7 +198,7 @@ class _Remembering:
 
 
 @dataclass
-class _Judge:
+class _TableEvaluator:
     """What every evaluation of a table shares: the data, the device and the AKD detector."""
 
     config: Config
@@ -192,7 +211,7 @@ class _Judge:
         self.device = pick_device(self.config.device)
         detector, checkpoint = profile_detector(self.config, DETECTOR, self.data_root, self.runs_root,
                                                 self.progress)
-        self.detector = _Remembering(detector)
+        self.detector = _MemoisedDetector(detector)
         self.detector_id = detector_identity(DETECTOR, checkpoint)
 
     def protocol(self, name: str, animate, landmarks: Path | None = None) -> evaluate.Evaluation:
@@ -231,11 +250,11 @@ def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: 
            runs_root: Path, progress: bool) -> TableResult:
     columns = [*paper.TABLES[number].columns, *BEYOND_PAPER.get(number, ())]
     data = data_for(next(iter(runs.values()))[0], data_root, progress)
-    judge = _Judge(config, data, data_root, runs_root, progress)
+    evaluator = _TableEvaluator(config, data, data_root, runs_root, progress)
     rows, videos, notes, training = [], [], {}, {}
     methods = [*((name, run) for name, seeded in runs.items() for run in seeded), (COPY_BASELINE, None)]
     for method, run in methods:
-        result, record = judge(run, protocol)
+        result, record = evaluator(run, protocol)
         mean, seed = result.mean, None if run is None else run.config.seed
         rows.append({"method": method, "seed": seed, **{c: _value(mean, c) for c in columns}})
         videos.append(_per_video(result.rows, method, seed, columns))
@@ -248,7 +267,7 @@ def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: 
         "resolution": config.data.resolution, "profile": config.profile,
         "seeds": sorted({r.config.seed for seeded in runs.values() for r in seeded}),
         "git_commit": git_commit(), "training": training, "notes": notes,
-        "beyond_paper": list(BEYOND_PAPER.get(number, ())), "akd_detector": judge.detector_id,
+        "beyond_paper": list(BEYOND_PAPER.get(number, ())), "akd_detector": evaluator.detector_id,
         "runs": {method: [run.name for run in seeded] for method, seeded in runs.items()},
         "trained_with": {method: trained_with(seeded[0].config) + _driven_by(seeded[0])
                          for method, seeded in runs.items()},
@@ -324,31 +343,30 @@ def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), run
 
 def learning_curves(result: TableResult, config: Config, data_root: Path = Path("data/synthtalk"),
                     runs_root: Path = RUNS_ROOT, progress: bool = True) -> pd.DataFrame:
-    """``method, step, l1, akd``: the learning curve (:mod:`s2d.learning_curves`) of each trained method of
-    ``result``, from the run of its first seed, driven as in the table; and the copy baseline's level on the same
-    frames (at the first and last step), cached like the table's evaluations."""
+    """``method, step, l1, akd, frames``: the learning curve (:mod:`s2d.learning_curves`) of each trained method
+    of ``result``, from the run of its first seed, driven as in the table; and the copy baseline's level on the
+    same frames (at the first and last step). Every point is evaluated once and cached like the table's."""
     from s2d import learning_curves as lc
 
-    judge = _Judge(config, Path(result.attrs["data"]), data_root, runs_root, progress)
-    settings = asdict(lc.curve_config(config.eval)) | {"data": result.attrs["data"], "videos": lc.CURVE_VIDEOS,
-                                                        "akd_detector": judge.detector_id}
+    evaluator = _TableEvaluator(config, result.data, data_root, runs_root, progress)
+    settings = asdict(lc.curve_config(config.eval)) | {"data": str(result.data), "videos": lc.CURVE_VIDEOS,
+                                                        "akd_detector": evaluator.detector_id}
+
+    def point(animate, landmarks: Path | None) -> evaluate.Evaluation:
+        return lc.curve_point(evaluator.data, animate, config.eval, evaluator.detector, landmarks, evaluator.device)
+
     frames = []
-    for method, names in result.attrs["runs"].items():
-        record = result.attrs["training"][names[0]]
+    for method in result.methods():
+        checkpoint = result.checkpoints(method)[0]
+        record = result.attrs["training"][result.attrs["runs"][method][0]]
         found = None if record.get("landmarks", "annotations") == "annotations" else Path(record["landmarks"])
-
-        def point(snapshot: Path, found=found):
-            animate = lambda: animator(load_model(snapshot, judge.device)[0])
-            return evaluated(snapshot, "curve", lambda: lc.curve_point(judge.data, animate(), config.eval,
-                                                                       judge.detector, found, judge.device),
-                             settings | {"landmarks": None if found is None else found.name})
-
-        frames.append(lc.learning_curve(record["checkpoint"], point).assign(method=method))
+        scored = lambda snapshot, found=found: evaluated(
+            snapshot, "curve", lambda: point(animator(load_model(snapshot, evaluator.device)[0]), found),
+            settings | {"landmarks": None if found is None else found.name})
+        frames.append(lc.learning_curve(checkpoint, scored).assign(method=method))
     curves = pd.concat(frames, ignore_index=True)
     cache = runs_root / config.profile / "copy-baseline" / "checkpoint.pt"
-    copied = evaluated(cache, "curve", lambda: lc.curve_point(judge.data, evaluate.copy_source, config.eval,
-                                                              judge.detector, None, judge.device),
-                       settings, "copy").mean
+    copied = evaluated(cache, "curve", lambda: point(evaluate.copy_source, None), settings, "copy").mean
     level = pd.DataFrame({"method": COPY_BASELINE, "step": [curves["step"].min(), curves["step"].max()],
                           **{c: float(copied[c]) for c in lc.CURVE_COLUMNS}, "frames": int(copied["frames"])})
     return pd.concat([curves, level], ignore_index=True)[["method", "step", *lc.CURVE_COLUMNS, "frames"]]
@@ -410,12 +428,11 @@ def motion_diagnostics(result: TableResult, config: Config) -> pd.DataFrame:
     from s2d import motion_diagnostics as md
 
     rows = {}
-    for setting, names in result.attrs["runs"].items():
+    for setting in result.methods():
         per_model = []
-        for name in names:
-            model, _ = load_model(result.attrs["training"][name]["checkpoint"])
-            per_model.append(md.motion_diagnostics(model, result.attrs["data"],
-                                                   frame_stride=config.eval.frame_stride).mean())
+        for checkpoint in result.checkpoints(setting):
+            model, _ = load_model(checkpoint)
+            per_model.append(md.motion_diagnostics(model, result.data, frame_stride=config.eval.frame_stride).mean())
         rows[setting] = pd.concat(per_model, axis=1).mean(axis=1).to_dict() | {"models": len(per_model)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("setting")
 
@@ -446,7 +463,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
 
     vox = synth.ensure("synth-vox", config, config.seed, data_root, progress)[0]
     real = real_data() if real_root is None else real_data(real_root)
-    judge = _Judge(config, vox, data_root, runs_root, progress)
+    evaluator = _TableEvaluator(config, vox, data_root, runs_root, progress)
     rows, videos, notes, training, labels = [], [], {}, {}, {}
     for name in DETECTORS:
         row = {"method": TABLE5_ROWS.get(name, name), "seed": config.seed}
@@ -474,13 +491,13 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
             notes.update({f"{prefix}{k}": v for k, v in result.mean.attrs.get("notes", {}).items()})
         if name in TABLE5_DETECTORS:
             run = detector_model_run(config, name)
-            result, record = judge(run, "same_identity")
+            result, record = evaluator(run, "same_identity")
             row.update({column: _value(result.mean, column) for column in TABLE5_MODEL_COLUMNS})
             notes.update({k: v for k, v in result.mean.attrs.get("notes", {}).items() if k in TABLE5_MODEL_COLUMNS})
             videos.append(_per_video(result.rows, row["method"], config.seed, TABLE5_MODEL_COLUMNS))
             training[run.name] = record
             labels[row["method"]] = f"S2D on its landmarks: {trained_with(run.config)}"
-    copied, _ = judge(None, "same_identity")  # what the models must beat, paired over the same videos
+    copied, _ = evaluator(None, "same_identity")  # what the models must beat, paired over the same videos
     videos.append(_per_video(copied.rows, COPY_BASELINE, None, TABLE5_MODEL_COLUMNS))
     columns = ["user_study", "sms", "l1", "fid", "ssim", "nme_68", "nme_pupils", "failed_frames", "sms_truth",
                "real_sms", "real_nme_68"]
@@ -506,7 +523,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
              "data": str(vox), "resolution": config.data.resolution, "profile": config.profile,
              "seeds": [config.seed], "git_commit": git_commit(), "training": training, "notes": notes,
              "beyond_paper": ["nme_68", "nme_pupils", "failed_frames", "sms_truth", "real_sms", "real_nme_68"],
-             "akd_detector": judge.detector_id, "trained_with": labels, "unlearned": unlearned,
+             "akd_detector": evaluator.detector_id, "trained_with": labels, "unlearned": unlearned,
              "rows_for_claims": {paper_row: paper_row for paper_row in TABLE5_ROWS.values()}}
     return TableResult(5, table, columns, attrs, pd.concat(videos, ignore_index=True))
 

@@ -61,3 +61,11 @@ def test_the_summary_leaves_out_the_reference_row():
                         pd.DataFrame({"step": [0, 150], "l1": [0.028, 0.028], "method": "copy"})])
     table = lc.summary(curves, reference="copy")
     assert list(table.index) == ["a"] and table.loc["a", "l1_at_end"] == pytest.approx(0.0162)
+
+
+def test_the_flatness_sentence_names_the_methods_still_learning():
+    table = pd.DataFrame({"still_learning": [False, True]}, index=["flat one", "steep one"])
+    text = lc.flatness_text(table)
+    assert "Flattened by the end" in text and "flat one" in text.split("**Still learning**")[0]
+    assert "steep one" in text.split("**Still learning**")[1]
+    assert "Still learning" not in lc.flatness_text(table.iloc[:1])
