@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 reproduce: $(STAMP) $(MATHJAX) $(REAL_DATA) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
-	@if [ "$(PROFILE)" = cpu ] && [ "$(SEED)" = 0 ]; then $(PY) -m s2d.prose_numbers --results results/cpu; fi
+	@if [ "$(PROFILE)" = cpu ] && [ "$(SEED)" = 0 ]; then $(PY) -m s2d.repro.prose_numbers --results results/cpu; fi
 	@echo "open book/_build/html/index.html"
 
 test: $(STAMP) $(MATHJAX) $(REAL_CACHE) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)

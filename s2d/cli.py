@@ -70,7 +70,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from s2d.config import load_config
-    from s2d.reproduce import reproduce
+    from s2d.repro.reproduce import reproduce
 
     from dataclasses import replace
 
@@ -242,12 +242,12 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from s2d import bench
+    from s2d.repro import bench_report
     from s2d.runtime import pick_device
 
     device = pick_device(args.device)
     out = Path(args.out) if args.out else Path("results/bench") / device.type
-    for path in bench.run(out, str(device), compile=args.compile, quick=args.quick):
+    for path in bench_report.run(out, str(device), compile=args.compile, quick=args.quick):
         print(f"wrote {path}")
     return 0
 

@@ -260,7 +260,7 @@ def test_architecture_is_validated_and_defaults_are_fomms():
 
 
 def test_model_cost_reports_each_architecture():
-    from s2d.bench import model_cost
+    from s2d.repro.bench import model_cost
 
     rows = {a: model_cost("smoke", a) for a in ("s2d", *ARCHS)}
     assert all(r["model"] == a and r["gflops_per_frame"] > 0 for a, r in rows.items())

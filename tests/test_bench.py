@@ -1,12 +1,12 @@
-"""make bench's measuring code (s2d.bench) runs and its tables hold what they say; no timing is asserted."""
+"""make bench's measuring code (s2d.repro.bench) runs and its tables hold what they say; no timing is asserted."""
 
 import pandas as pd
 import pytest
 import torch
 
-from s2d import bench
-from s2d.figures import bench_figure
 from s2d.inference import InferenceOptions
+from s2d.repro import bench, bench_report
+from s2d.repro.figures import bench_figure
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +48,18 @@ def test_ratios_and_headline_from_a_latency_table():
     ratios = bench.ratios(latency)
     assert set(ratios.stage) == {bench.END_TO_END, "generator"}
     assert ratios.s2d_over_first_order.tolist() == pytest.approx([1.5, 1.5])
-    top = bench.headline({"ratios": ratios})
+    top = bench_report.headline({"ratios": ratios})
     assert top.loc[("cpu", "fast", 256, 1), "s2d_over_first_order"] == pytest.approx(1.5)
 
 
 def test_quick_bench_writes_every_table_and_the_figure(tmp_path):
-    written = bench.run(tmp_path, "cpu", quick=True, widths="smoke")
-    assert {path.stem for path in written} == set(bench.TABLES) - {"compiled"}
-    tables = bench.load(tmp_path)
+    written = bench_report.run(tmp_path, "cpu", quick=True, widths="smoke")
+    assert {path.stem for path in written} == set(bench_report.TABLES) - {"compiled"}
+    tables = bench_report.load(tmp_path)
     latency = tables["latency"]
     assert set(latency.path) == {"eager", "fast"} and (latency.frames_per_s > 0).all()
     assert latency.gflops_per_frame.notna().all()
     assert set(tables["ratios"].stage) == {bench.END_TO_END, "dense motion", "generator"}
     assert set(tables["frames"].frames) == {1, 4} and (tables["training"].steps_per_s > 0).all()
-    assert bench.fast_path_speedup(latency).notna().all().all()
+    assert bench_report.fast_path_speedup(latency).notna().all().all()
     assert bench_figure(tables, tmp_path / "bench.png").stat().st_size > 0

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2d import pipeline
 from s2d.cli import main
+from s2d.repro import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +70,7 @@ def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     # 3 detector variants; S2D on vox and ff, the exact-landmark S2D oracle, 5 ablation settings (the paper's 4 and the paper-literal global
     # branch), First-order on vox and ff, Monkey-Net on vox, S2D on the landmarks of each of Table 5's 4
     # detectors, and the real-face model when data/real exists
-    real_face = pipeline.real_data() is not None
+    real_face = plan.real_data() is not None
     assert len(trained) == 3 + 2 + 1 + 5 + 3 + 4 + real_face and all(step["trained_now"] for step in trained)
     assert np.isfinite(detectors.loc[["Dlib", "FAN4+DSNT+SBR"], ["l1", "ssim"]].astype(float)).all(axis=None)
     for number in (1, 2, 3, 4):  # the tables were computed and the executed notebooks written for the book

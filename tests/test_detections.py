@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from s2d import evaluate, pipeline, weights
+from s2d import evaluate, weights
 from s2d import landmarks as lm
 from s2d.config import EvalConfig, load_config
 from s2d.data import detections
 from s2d.data import format as fmt
 from s2d.data.loaders import PairDataset
 from s2d.models.s2d import S2DModel
+from s2d.repro import plan
 
 CPU = torch.device("cpu")
 EVAL = EvalConfig(batch_size=4, max_test_frames=4)
@@ -177,13 +178,13 @@ def test_frame_driven_animators_get_the_driving_frames(synth_vox, tmp_path):
 
 def test_table5_models_learn_68_points_with_the_perceptual_loss_only():
     config = load_config("cpu")
-    runs = {run.detector: run for run in pipeline.model_runs(config) if run.detector}
-    assert set(runs) == set(pipeline.TABLE5_DETECTORS)
+    runs = {run.detector: run for run in plan.model_runs(config) if run.detector}
+    assert set(runs) == set(plan.TABLE5_DETECTORS)
     run = runs["FAN4+DSNT+SBR"]
     assert run.config.model.landmark_points == 68 and run.config.model == dataclasses.replace(
         config.model, landmark_points=68)
     assert (run.config.loss.l1, run.config.loss.gan, run.config.loss.parsing) == (0, 0, 0)
     assert run.config.loss.perceptual > 0
     with pytest.raises(KeyError, match="Table 5"):
-        pipeline.detector_model_run(config, "fan4-pretrained")
+        plan.detector_model_run(config, "fan4-pretrained")
     assert lm.NUM_IBUG == 68

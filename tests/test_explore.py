@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2d import explore, pipeline
+from s2d import explore
 from s2d import landmarks as lm
 from s2d.config import load_config
 from s2d.data import format as fmt
@@ -15,6 +15,7 @@ from s2d.data.loaders import PairDataset
 from s2d.data.mix import mixed
 from s2d.data.resize import resized
 from s2d.models.s2d import S2DModel
+from s2d.repro import cache, plan
 
 
 @pytest.fixture
@@ -92,12 +93,13 @@ def test_mixed_links_both_datasets_and_repeats_the_extra_one(synth_vox, synth_ff
 
 
 def test_the_real_face_model_learns_from_synthtalk_and_the_real_clips(synth_vox, synth_ff, monkeypatch):
-    monkeypatch.setattr(pipeline, "real_data", lambda root=pipeline.REAL_ROOT: synth_ff)  # synth-ff plays the real clips
+    for module in (plan, cache):  # synth-ff plays the real clips, for the plan and for the data it trains on
+        monkeypatch.setattr(module, "real_data", lambda root=plan.REAL_ROOT: synth_ff)
     config = load_config("cpu")
-    run = pipeline.real_face_run(config)
-    assert run.with_real and run.config.model == config.model and run.name in {r.name for r in pipeline.model_runs(config)}
+    run = plan.real_face_run(config)
+    assert run.with_real and run.config.model == config.model and run.name in {r.name for r in plan.model_runs(config)}
     small = dataclasses.replace(config, data=dataclasses.replace(config.data, resolution=64))
-    out = pipeline.with_real_clips(small, synth_vox)
+    out = cache.with_real_clips(small, synth_vox)
     n_synth, n_real = len(fmt.video_ids(synth_vox, "train")), len(fmt.video_ids(synth_ff, "train"))
     repeats = max(1, round(0.5 * n_synth / n_real))  # real : synthetic videos = 1 : 2 where it divides
     assert len(fmt.video_ids(out, "train")) == n_synth + repeats * n_real

@@ -9,7 +9,7 @@ import pandas as pd
 from s2d import evaluate
 from s2d.data import format as fmt
 from s2d.data.loaders import VideoFrames
-from s2d.figures import animation_gif, drive, gaze_figure
+from s2d.repro.figures import animation_gif, drive, gaze_figure
 
 
 def test_drive_feeds_the_protocols_landmarks(synth_vox):
@@ -49,7 +49,7 @@ def test_gaze_figure_shows_every_model(synth_vox, tmp_path):
 def test_figures_under_results_are_linked_from_the_book_and_others_embedded(tmp_path, monkeypatch):
     from IPython.display import Image, Markdown
 
-    from s2d.figures import shown
+    from s2d.repro.figures import shown
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "results" / "cpu").mkdir(parents=True)
@@ -63,8 +63,8 @@ def test_figures_under_results_are_linked_from_the_book_and_others_embedded(tmp_
 
 
 def test_claims_at_a_glance_draws_every_claim_and_the_missing_ones(tmp_path):
-    from s2d import claims
-    from s2d.figures import claims_figure
+    from s2d.repro import claims
+    from s2d.repro.figures import claims_figure
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0.1, 0.2, 8)

@@ -1,4 +1,4 @@
-"""One list of the result notebooks (``s2d.reproduce.PAGES``): the book's table of contents and the notebooks'
+"""One list of the result notebooks (``s2d.repro.reproduce.PAGES``): the book's table of contents and the notebooks'
 README say the same."""
 
 import re
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from s2d.reproduce import NOTEBOOKS, PAGES
+from s2d.repro.reproduce import NOTEBOOKS, PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -150,7 +150,7 @@ def test_imagenet_backbone_offline_is_one_clear_error(tmp_path, monkeypatch):
 
 def test_qualitative_grid_draws_every_row_for_every_frame(synth_vox, tmp_path):
     from s2d.data.format import video_ids
-    from s2d.figures import ROWS, qualitative_grid
+    from s2d.repro.figures import ROWS, qualitative_grid
 
     model = S2DModel(load_config("smoke")).eval()
     out = tmp_path / "fig.png"

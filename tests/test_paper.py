@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2d import paper
+from s2d.repro import paper
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "sparse-to-dense-motion-transfer.md"
 

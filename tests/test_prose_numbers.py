@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from s2d import prose_numbers
+from s2d.repro import prose_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "cpu"
@@ -19,7 +19,7 @@ def test_fill_replaces_only_the_marked_passages():
 
 @pytest.mark.skipif(not (RESULTS / "run.json").is_file(), reason="no committed cpu results")
 def test_the_readmes_numbers_are_the_committed_results():
-    """Every generated passage of README.md is what results/cpu gives (`python -m s2d.prose_numbers` rewrites
+    """Every generated passage of README.md is what results/cpu gives (`python -m s2d.repro.prose_numbers` rewrites
     them after a run): a number typed by hand, or left from an older run, fails here."""
     readme = prose_numbers.marked((ROOT / "README.md").read_text())
     expected = prose_numbers.passages(RESULTS)

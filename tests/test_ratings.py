@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from s2d.ratings import COLUMNS, RatingWidget, preference_column, preference_share  # noqa: E402
+from s2d.repro.ratings import COLUMNS, RatingWidget, preference_column, preference_share  # noqa: E402
 
 METHODS = ("Monkey-Net (2019)", "First-order (2019)", "Ours")
 QUESTION = "Which video animates the source face most realistically, following the driving motion?"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2d import tables
+from s2d.repro import tables
 from s2d.config import load_config
 
 COMMITTED = Path(__file__).resolve().parent.parent / "results" / "smoke"

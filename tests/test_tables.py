@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2d import claims, evaluate, pipeline, tables
+from s2d import evaluate
+from s2d.repro import cache, claims, plan, table_result
 from s2d.config import load_config
 
 
 def _summary(rows: dict[str, list[float]], metric: str = "l1") -> pd.DataFrame:
     per_seed = pd.DataFrame([{"method": m, "seed": s, metric: v} for m, vs in rows.items() for s, v in enumerate(vs)])
-    return tables.TableResult(4, per_seed, [metric]).summary()
+    return table_result.TableResult(4, per_seed, [metric]).summary()
 
 
-COPY = tables.COPY_BASELINE
+COPY = table_result.COPY_BASELINE
 
 
 def _videos(rows: dict[str, list[list[float]]], metric: str = "l1") -> pd.DataFrame:
@@ -103,56 +104,56 @@ def test_claims_come_from_the_papers_numbers():
 
 def test_model_plan_names_each_model_once_and_shares_the_table1_model():
     config = load_config("cpu")
-    runs = pipeline.model_runs(config)
+    runs = plan.model_runs(config)
     names = [r.name for r in runs]
     baselines = 2 + 2 + 1  # First-order and Monkey-Net 2 seeds each on synth-vox; First-order on synth-ff (Table 3)
-    assert pipeline.baseline_seeds(config, "monkey-net") == pipeline.baseline_seeds(config, "first-order") == [0, 1]
-    assert pipeline.ablation_seeds(config, pipeline.FULL) == [0, 1]
-    assert pipeline.ablation_seeds(config, pipeline.PAPER_LITERAL) == [0]  # beyond the paper: no claim rests on it
-    assert pipeline.ablation_seeds(config, pipeline.WITH_MOTION_CUE) == config.seeds  # the Table 1 model
-    ablations = (len(pipeline.ABLATIONS) - 2) * 2 + 1  # the motion-cue setting is the Table 1 model itself
-    real_face = 0 if pipeline.real_data() is None else 1  # trained when the real clips are prepared
+    assert plan.baseline_seeds(config, "monkey-net") == plan.baseline_seeds(config, "first-order") == [0, 1]
+    assert plan.ablation_seeds(config, plan.FULL) == [0, 1]
+    assert plan.ablation_seeds(config, plan.PAPER_LITERAL) == [0]  # beyond the paper: no claim rests on it
+    assert plan.ablation_seeds(config, plan.WITH_MOTION_CUE) == config.seeds  # the Table 1 model
+    ablations = (len(plan.ABLATIONS) - 2) * 2 + 1  # the motion-cue setting is the Table 1 model itself
+    real_face = 0 if plan.real_data() is None else 1  # trained when the real clips are prepared
     oracle = 1  # Table 1's model on the exact landmarks, one seed
     assert len(names) == len(set(names)) == (1 + len(config.seeds) + oracle + ablations + baselines
-                                             + len(pipeline.TABLE5_DETECTORS) + real_face)
+                                             + len(plan.TABLE5_DETECTORS) + real_face)
     assert {f"s2d-synth-vox-seed{s}" for s in config.seeds} <= set(names)  # Table 1's seeds, beyond Table 4's
     # as the paper, S2D learns from and is driven by our detector's landmarks in Tables 1-4; the oracle by the exact ones
-    assert all(r.detector == pipeline.DETECTOR for r in runs if r.name.startswith(("s2d-synth", "ablation-")))
-    oracle_run = pipeline.exact_landmarks_run(config, 0)
-    assert oracle_run.detector is None and oracle_run.config == pipeline.main_run(config, "synth-vox", 0).config
-    fomm = pipeline.baseline_run(config, "first-order", "synth-vox", 2)
+    assert all(r.detector == plan.DETECTOR for r in runs if r.name.startswith(("s2d-synth", "ablation-")))
+    oracle_run = plan.exact_landmarks_run(config, 0)
+    assert oracle_run.detector is None and oracle_run.config == plan.main_run(config, "synth-vox", 0).config
+    fomm = plan.baseline_run(config, "first-order", "synth-vox", 2)
     assert fomm.config.model.architecture == "first-order" and fomm.config.seed == 2 and fomm.config.train == config.train
     assert fomm.config.loss == config.loss  # the same losses and schedule as S2D
-    assert pipeline.ablation_run(config, pipeline.WITH_MOTION_CUE, 1) == pipeline.main_run(config, "synth-vox", 1)
-    no_local = pipeline.ablation_run(config, "no local motion", 2)
+    assert plan.ablation_run(config, plan.WITH_MOTION_CUE, 1) == plan.main_run(config, "synth-vox", 1)
+    no_local = plan.ablation_run(config, "no local motion", 2)
     assert not no_local.config.model.local_branches and not no_local.config.model.motion_to_generator
     assert no_local.config.seed == 2 and no_local.data_seed == config.seed  # every seed is tested on the same data
     with pytest.raises(KeyError, match="unknown ablation"):
-        pipeline.ablation_run(config, "no eyes", 0)
+        plan.ablation_run(config, "no eyes", 0)
 
 
 def test_every_seed_learns_from_the_landmarks_of_the_one_profile_detector(tmp_path, monkeypatch):
     config = load_config("smoke")
     asked = []
-    monkeypatch.setattr(pipeline, "data_for", lambda run, root, progress=True: tmp_path / run.variant)
-    monkeypatch.setattr(pipeline, "detected_landmarks",
+    monkeypatch.setattr(cache, "data_for", lambda run, root, progress=True: tmp_path / run.variant)
+    monkeypatch.setattr(cache, "detected_landmarks",
                         lambda cfg, name, data, *args: asked.append((cfg.seed, name)) or tmp_path / "landmarks")
-    monkeypatch.setattr(pipeline, "trained", lambda cfg, data, name, *args: (tmp_path / name / "checkpoint.pt", True))
+    monkeypatch.setattr(cache, "trained", lambda cfg, data, name, *args: (tmp_path / name / "checkpoint.pt", True))
     for seed in (3, 4):
-        _, landmarks, _ = pipeline.trained_run(pipeline.main_run(config, "synth-vox", seed), tmp_path, tmp_path)
+        _, landmarks, _ = cache.trained_run(plan.main_run(config, "synth-vox", seed), tmp_path, tmp_path)
         assert landmarks == tmp_path / "landmarks"
-    pipeline.trained_run(pipeline.ablation_run(config, "no local motion", 4), tmp_path, tmp_path)
+    cache.trained_run(plan.ablation_run(config, "no local motion", 4), tmp_path, tmp_path)
     # the model's seed changes its training, not the detector that finds its landmarks (nor the data)
-    assert asked == [(config.seed, pipeline.DETECTOR)] * 3
+    assert asked == [(config.seed, plan.DETECTOR)] * 3
 
 
 def test_training_key_ignores_evaluation_settings_but_not_training_ones():
     config = load_config("smoke")
-    key = pipeline.training_fingerprint(config)
-    assert pipeline.training_fingerprint(replace(config, eval=replace(config.eval, batch_size=3))) == key
-    assert pipeline.training_fingerprint(replace(config, seeds=[0, 1, 2])) == key
-    assert pipeline.training_fingerprint(replace(config, seed=1)) != key
-    assert pipeline.training_fingerprint(replace(config, train=replace(config.train, steps=21))) != key
+    key = cache.training_fingerprint(config)
+    assert cache.training_fingerprint(replace(config, eval=replace(config.eval, batch_size=3))) == key
+    assert cache.training_fingerprint(replace(config, seeds=[0, 1, 2])) == key
+    assert cache.training_fingerprint(replace(config, seed=1)) != key
+    assert cache.training_fingerprint(replace(config, train=replace(config.train, steps=21))) != key
 
 
 def test_evaluations_are_cached_per_model_protocol_and_settings(tmp_path, synth_vox):
@@ -163,12 +164,12 @@ def test_evaluations_are_cached_per_model_protocol_and_settings(tmp_path, synth_
         return evaluate.same_identity(synth_vox, evaluate.copy_source, device="cpu", progress=False)
 
     checkpoint = tmp_path / "checkpoint.pt"
-    first = pipeline.evaluated(checkpoint, "same_identity", run, {"a": 1}, identity="copy")
-    again = pipeline.evaluated(checkpoint, "same_identity", run, {"a": 1}, identity="copy")
+    first = cache.evaluated(checkpoint, "same_identity", run, {"a": 1}, identity="copy")
+    again = cache.evaluated(checkpoint, "same_identity", run, {"a": 1}, identity="copy")
     assert len(calls) == 1
     assert again.mean["l1"] == pytest.approx(first.mean["l1"]) and again.mean.attrs["notes"] == first.mean.attrs["notes"]
     pd.testing.assert_frame_equal(again.rows, first.rows, check_dtype=False)
-    pipeline.evaluated(checkpoint, "same_identity", run, {"a": 2}, identity="copy")
+    cache.evaluated(checkpoint, "same_identity", run, {"a": 2}, identity="copy")
     assert len(calls) == 2
 
 

@@ -1,8 +1,9 @@
-"""``make bench``: speed, memory and cost of S2D against the first-order motion model, in one process.
+"""What ``make bench`` measures: speed, memory and cost of S2D against the first-order motion model, in one process.
 
 Absolute times on shared machines are noisy, so the headline is the ratio of S2D to the
 first-order model (FOMM) measured in the same run, beside a reference convolution of the
-machine. What is measured (:func:`run`; every table also says the device):
+machine. What is measured (:func:`s2d.repro.bench_report.run` writes each as a table; every table also says
+the device):
 
 - ``latency.csv``: per-call and per-frame time and frames per second of each stage, at 64,
   128 and 256 px, batch 1 and 8, for the model as trained (``eager``) and the fast inference
@@ -35,7 +36,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,10 +43,8 @@ import torch
 import torch.utils.benchmark as benchmark
 from tqdm.auto import tqdm
 
-from s2d.config import ARCHITECTURES, PROFILES, load_config
-from s2d.inference import EAGER, InferenceOptions, KeypointFrames, S2DFrames, autocast, prepare
-from s2d.io import atomic_path
-from s2d.runtime import environment, pick_device
+from s2d.config import load_config
+from s2d.inference import InferenceOptions, KeypointFrames, S2DFrames, autocast, prepare
 
 RESOLUTIONS = (64, 128, 256)
 BATCHES = (1, 8)
@@ -440,77 +438,3 @@ def video_length(device: torch.device, size: int = 64, batch: int = 8, widths: s
             rows.append({"widths": widths, "model": model, "device": str(device), "resolution": size,
                          "batch": batch, "frames": count, "seconds": seconds, "frames_per_s": count / seconds})
     return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------- reading the results
-
-TABLES = ("machine", "models", "latency", "ratios", "memory", "training", "frames", "compiled")
-
-
-def load(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """The CSV files of one ``make bench`` run (those present), by name."""
-    folder = Path(folder)
-    return {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").is_file()}
-
-
-def headline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """End to end, fast path: S2D's and FOMM's frames per second and their ratio per size and batch, with the
-    compiled batch-1 rows when there are some."""
-    ratio = tables["ratios"]
-    rows = ratio[(ratio.stage == END_TO_END) & (ratio.path == "fast")].drop(columns="stage")
-    if "compiled" in tables:
-        compiled = tables["compiled"]
-        compiled = compiled[compiled.stage == END_TO_END].pivot_table(
-            index=["widths", "path", "device", "resolution", "batch"], columns="model", values="frames_per_s")
-        compiled = compiled.rename(columns={S2D: "s2d_frames_per_s", FOMM: "first_order_frames_per_s"}).reset_index()
-        compiled["s2d_over_first_order"] = compiled.s2d_frames_per_s / compiled.first_order_frames_per_s
-        rows = pd.concat([rows, compiled], ignore_index=True)
-    return rows.set_index(["widths", "path", "resolution", "batch"]).drop(columns="device")
-
-
-def fast_path_speedup(latency: pd.DataFrame) -> pd.DataFrame:
-    """Frames per second of the fast path over the model as trained (eager), end to end, per model, size, batch."""
-    rows = latency[latency.stage == END_TO_END].pivot_table(index=["widths", "model", "resolution", "batch"],
-                                                          columns="path", values="frames_per_s")
-    return (rows["fast"] / rows["eager"]).rename("fast_over_eager").unstack("batch")
-
-
-# ----------------------------------------------------------------------------- make bench
-
-
-def _write(table: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.5g")
-    return path
-
-
-def run(out_dir: str | Path, device: str = "auto", compile: bool = False, quick: bool = False,
-        widths: str = WIDTHS) -> list[Path]:
-    """Every benchmark of the module docstring into ``out_dir`` (CSV files); ``quick``: 64 px only and fewer
-    repetitions, to check that everything runs."""
-    device = pick_device(device)
-    out = Path(out_dir)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # for every path alike: cuDNN picks its fastest convolutions
-    resolutions = (64,) if quick else RESOLUTIONS
-    min_time = 0.05 if quick else 0.5
-    paths = {"eager": EAGER, "fast": InferenceOptions()}
-    written = []
-    table = conv_reference(device, min_time, resolutions)
-    for key, value in environment().items():
-        table[key] = value
-    written.append(_write(table, out / "machine.csv"))
-    written.append(_write(pd.DataFrame([model_cost(p, a) for p in PROFILES for a in ARCHITECTURES]),
-                          out / "models.csv"))
-    times = latency(device, paths, resolutions, widths=widths, min_time=min_time)
-    written.append(_write(times, out / "latency.csv"))
-    written.append(_write(ratios(times), out / "ratios.csv"))
-    written.append(_write(memory(device, resolutions, (1,) if quick else BATCHES, widths), out / "memory.csv"))
-    written.append(_write(training(device, (64,) if quick else (64, 128), widths, steps=1 if quick else 3),
-                          out / "training.csv"))
-    written.append(_write(video_length(device, widths=widths, counts=(1, 4) if quick else FRAME_COUNTS),
-                          out / "frames.csv"))
-    if compile:
-        written.append(_write(compiled(device, max(resolutions)), out / "compiled.csv"))
-    return written

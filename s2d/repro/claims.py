@@ -1,7 +1,7 @@
 """The paper's claims as directions between rows of its tables, and whether our run reproduces each.
 
 A claim is "row A does better than row B on metric m", read off the paper's numbers
-(:mod:`s2d.paper`) for the comparisons the paper argues: S2D against the baselines
+(:mod:`s2d.repro.paper`) for the comparisons the paper argues: S2D against the baselines
 (Tables 1-3) and the full model against each ablation (Table 4), plus the motion-map
 cue, which the paper supports by comparing Table 1's model with Table 4's full model.
 
@@ -30,7 +30,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from s2d import paper
+from s2d.repro import paper
 
 REPRODUCED, CONTRADICTED, CANNOT_TELL = "reproduced", "contradicted", "cannot tell"
 CONFIDENCE = 0.95
@@ -93,7 +93,7 @@ def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: d
     """One line per (comparison, metric) of ``table`` the paper reports numbers for.
 
     ``per_video`` has one line per (method, seed, test item): ``method, seed, item, <metrics>``
-    (:attr:`s2d.tables.TableResult.per_video`); ``rows`` maps the paper's row names to ours;
+    (:attr:`s2d.repro.table_result.TableResult.per_video`); ``rows`` maps the paper's row names to ours;
     ``notes`` says why a metric is n/a; ``copy`` names the copy-the-source baseline's method; ``unlearned``
     gives the rows known not to have learned (a detector that did not converge) with the reason: their claims
     cannot be told.

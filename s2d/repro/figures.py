@@ -258,7 +258,7 @@ def gallery_figure(animations: dict[str, object], out: str | Path, moments: int 
 
 
 def bench_figure(tables: dict, out: str | Path) -> Path:
-    """``make bench``'s results (:func:`s2d.bench.load`) in three panels: end-to-end frames per second against
+    """``make bench``'s results (:func:`s2d.repro.bench_report.load`) in three panels: end-to-end frames per second against
     resolution (fast path, batch 1 and 8), the stages' time per frame at the largest size (batch 1), and
     frames per second against the length of the video."""
     latency, frames = tables["latency"], tables.get("frames")
@@ -294,7 +294,7 @@ VERDICT_COLOURS = {"reproduced": "tab:green", "contradicted": "tab:red", "cannot
 
 
 def claims_figure(claims: pd.DataFrame, out: str | Path) -> Path:
-    """The paper's claims at a glance (:mod:`s2d.claims`): per claim, how much better the paper found its better
+    """The paper's claims at a glance (:mod:`s2d.repro.claims`): per claim, how much better the paper found its better
     row (diamond, relative to the other row) and how much better ours is (dot with its 95% paired interval,
     coloured by the verdict); right of 0 is the paper's direction. Claims we could not compute show the paper's
     diamond and "n/a"."""
@@ -328,7 +328,7 @@ def claims_figure(claims: pd.DataFrame, out: str | Path) -> Path:
 
 
 def learning_curves_figure(curves: pd.DataFrame, out: str | Path, reference: str | None = None) -> Path:
-    """Held-out L1 and AKD against training steps (:func:`s2d.tables.learning_curves`), one line per method;
+    """Held-out L1 and AKD against training steps (:func:`s2d.repro.tables.learning_curves`), one line per method;
     ``reference`` (the copy baseline, which does not train) dashed."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     for ax, column, label in zip(axes, ("l1", "akd"), ("held-out L1", "held-out AKD (px)")):

@@ -3,7 +3,7 @@
 In ``README.md`` each generated passage sits between ``<!-- name -->`` and ``<!-- /name -->``;
 :func:`passages` computes every passage from ``results/<profile>/`` (``run.json``, ``synthtalk.csv``,
 ``table1.csv`` and ``table1.json``), :func:`fill` writes them into the text, and ``python -m
-s2d.prose_numbers`` rewrites the README after a ``make reproduce``. A test compares the committed README
+s2d.repro.prose_numbers`` rewrites the README after a ``make reproduce``. A test compares the committed README
 with the committed results, so a stale number fails CI.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from s2d.io import write_text
-from s2d.reproduce import from_scratch
-from s2d.tables import COPY_BASELINE as COPY
-from s2d.tables import OURS
+from s2d.repro.reproduce import from_scratch
+from s2d.repro.table_result import COPY_BASELINE as COPY
+from s2d.repro.table_result import OURS
 
 MARKED = re.compile(r"<!-- (?P<name>[a-z0-9_]+) -->(?P<body>.*?)<!-- /(?P=name) -->", re.S)
 README = Path("README.md")
@@ -77,7 +77,7 @@ def marked(text: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2d.prose_numbers",
+    parser = argparse.ArgumentParser(prog="python -m s2d.repro.prose_numbers",
                                      description="Rewrite the README's generated numbers from a run's results.")
     parser.add_argument("--results", type=Path, default=Path("results/cpu"), help="the run's results folder")
     parser.add_argument("--readme", type=Path, default=README, help="the file to rewrite")

@@ -4,7 +4,7 @@ A dependency graph of cached steps, each timed:
 
 1. ``data``: the SynthTalk datasets of the profile (``data/synthtalk/``, rebuilt only when
    their settings or the generator change) and their statistics (``synthtalk.csv``);
-2. ``train``: every model the tables need (:func:`s2d.pipeline.model_runs`), each trained
+2. ``train``: every model the tables need (:func:`s2d.repro.plan.model_runs`), each trained
    once per settings, code and data (``runs/<profile>/``), never inside a notebook;
 3. ``notebooks``: each result notebook executed by papermill into the book's folder; it
    evaluates the cached models (evaluations are cached too) and writes its table's CSVs;
@@ -32,12 +32,13 @@ import yaml
 from s2d.config import Config
 from s2d.data import synth
 from s2d.io import atomic_path, write_json, write_text
-from s2d.pipeline import detector_runs, model_runs, real_data, trained_detector, trained_run
+from s2d.repro.cache import trained_detector, trained_run
+from s2d.repro.plan import detector_runs, model_runs, real_data
 from s2d.runtime import environment
 
 RESULTS_ROOT = Path("results")
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def book_step(book: Path) -> dict[str, dict]:
 
 def claims_step(out_dir: Path) -> dict[str, dict]:
     """Draw the claims at a glance (the intro's figure) from the tables' verdicts the notebooks wrote."""
-    from s2d.figures import claims_figure
+    from s2d.repro.figures import claims_figure
 
     start = time.perf_counter()
     verdicts = sorted(out_dir.glob("table[0-9]_claims.csv"))

@@ -1,35 +1,40 @@
 """The paper's tables as ``make reproduce`` computes them, beside the paper's own numbers.
 
-Each table function trains (or reuses, :mod:`s2d.pipeline`) the models it needs,
-evaluates every seed by the table's protocol (:mod:`s2d.evaluate`, cached), and
-returns a :class:`TableResult`: the per-seed rows, their summary (mean and standard
-deviation over seeds), the paper's rows beside ours, and the verdict on each of the
-paper's claims the table can test (:mod:`s2d.claims`). Its ``attrs`` say the dataset,
-resolution, profile, seeds, git commit, training record, and why a metric is n/a.
+Each table function trains (or reuses, :mod:`s2d.repro.cache`) the models the experiment
+plan (:mod:`s2d.repro.plan`) gives it, evaluates every seed by the table's protocol
+(:mod:`s2d.evaluate`, cached), and returns a :class:`s2d.repro.table_result.TableResult`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from s2d import claims, evaluate, paper, ratings
+from s2d import evaluate
 from s2d.baselines import animator
 from s2d.checkpoint import load_model
 from s2d.config import Config
 from s2d.data import synth
-from s2d.io import atomic_path, write_json
-from s2d.pipeline import (
+from s2d.repro import paper, ratings
+from s2d.repro.cache import (
+    RUNS_ROOT,
+    code_version,
+    data_for,
+    detector_identity,
+    evaluated,
+    profile_detector,
+    trained_run,
+)
+from s2d.repro.plan import (
     ABLATIONS,
     BASELINES,
     DETECTOR,
-    RUNS_ROOT,
     TABLE5_DETECTORS,
     WITH_MOTION_CUE,
     ModelRun,
@@ -37,116 +42,19 @@ from s2d.pipeline import (
     ablation_seeds,
     baseline_run,
     baseline_seeds,
-    code_version,
-    data_for,
-    detector_identity,
     detector_model_run,
     exact_landmarks_run,
-    evaluated,
     main_run,
-    profile_detector,
     real_data,
-    trained_run,
 )
+from s2d.repro.table_result import BASELINE_ROWS, COPY_BASELINE, EXACT, ITEM_KEYS, OURS, TableResult
 from s2d.runtime import git_commit, pick_device
 
-OURS = "S2D (ours)"
-EXACT = "S2D, exact landmarks (beyond the paper)"  # the oracle: trained on and driven by SynthTalk's annotations
-COPY_BASELINE = "copy the source frame (baseline)"
-# the keypoint baselines, trained here on the same data, losses and schedule: our row name -> the paper's
-BASELINE_ROWS = {"first-order": "First-order motion model (same data)", "monkey-net": "Monkey-Net, zeroth order (same data)"}
 # columns the paper does not have, computable on SynthTalk: AKD against the exact landmarks, the
 # cross-identity ground truth, and (Table 4) the gaze error the local branches should lower
 BEYOND_PAPER = {1: ("akd_gt",), 2: ("akd", "l1_gt", "psnr_gt", "ssim_gt"), 3: ("akd", "akd_gt"),
                 4: ("akd", "akd_gt", "gaze_error")}
 RATINGS = Path("results/ratings.csv")
-ITEM_KEYS = ("video", "source_frame", "source_video", "driving_video", "mode")  # what names a test item
-BACKBONES = {"random": "VGG-19 with fixed-seed random weights (the same on every machine, offline too)",
-             "imagenet": "VGG-19 with ImageNet weights"}
-
-
-@dataclass
-class TableResult:
-    """One table of ours: per-seed rows (``method, seed, <metrics>``), the per-video rows they average
-    (``method, seed, item, <metrics>``: what the verdicts pair) and what describes them."""
-
-    number: int
-    per_seed: pd.DataFrame
-    columns: list[str]
-    attrs: dict = field(default_factory=dict)
-    per_video: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def data(self) -> Path:
-        """The dataset the table was computed on."""
-        return Path(self.attrs["data"])
-
-    def methods(self) -> list[str]:
-        """The rows that were trained (every row but the copy baseline), in the table's order."""
-        return list(self.attrs.get("runs", {}))
-
-    def checkpoints(self, method: str) -> list[Path]:
-        """The checkpoints of ``method``'s row, one per seed, in seed order."""
-        if method not in self.attrs.get("runs", {}):
-            raise KeyError(f"{method!r} is not a trained row of Table {self.number}; rows: {', '.join(self.methods())}")
-        return [Path(self.attrs["training"][name]["checkpoint"]) for name in self.attrs["runs"][method]]
-
-    def model(self, method: str, device: torch.device | str = "cpu"):
-        """The trained model of ``method``'s first seed, in eval mode (what the page's figures show)."""
-        return load_model(self.checkpoints(method)[0], device)[0]
-
-    def summary(self) -> pd.DataFrame:
-        """Mean over seeds per method, ``<metric>_std`` (sample standard deviation, NaN for one seed), ``seeds``."""
-        grouped = self.per_seed.groupby("method", sort=False)
-        mean = grouped[self.columns].mean()
-        std = grouped[self.columns].std(ddof=1).add_suffix("_std")
-        table = pd.concat([mean, std], axis=1)
-        table["seeds"] = grouped["seed"].nunique()
-        return table
-
-    def side_by_side(self) -> pd.DataFrame:
-        """The paper's rows and ours, "mean ± std" where several seeds ran, "n/a" where not computed."""
-        theirs = paper.table(self.number).reindex(columns=self.columns)
-        theirs.index = [f"{name} [paper, {paper.TABLES[self.number].dataset}, 256 px]" for name in theirs.index]
-        theirs = theirs.apply(lambda col: col.map(_number))
-        summary, a = self.summary(), self.attrs
-        mine = pd.DataFrame({c: [_mean_std(summary.loc[m, c], summary.loc[m, f"{c}_std"]) for m in summary.index]
-                             for c in self.columns}, index=summary.index)
-        trained = a.get("trained_with", {})
-        mine.index = [f"{m} [{a['dataset']}, {a['resolution']} px, {a['profile']}, "
-                      f"{trained[m] + ', ' if m in trained else ''}{_seeds_label(int(summary.loc[m, 'seeds']))}]"
-                      for m in summary.index]
-        return pd.concat([theirs, mine])
-
-    def verdicts(self) -> pd.DataFrame:
-        """Each of the paper's claims this table can test (:mod:`s2d.claims`): reproduced, contradicted, or cannot
-        tell, from the paired differences over the test videos and every seed."""
-        methods = set(self.per_video.get("method", ()))
-        return claims.verdicts(self.number, self.per_video, self.attrs.get("rows_for_claims", {}),
-                               self.attrs.get("notes", {}), COPY_BASELINE if COPY_BASELINE in methods else None,
-                               self.attrs.get("unlearned", {}))
-
-    def save(self, results_dir: Path) -> Path:
-        """Write ``table<N>.csv`` (summary), ``table<N>_seeds.csv``, ``table<N>_videos.csv``, ``table<N>_claims.csv``
-        and ``table<N>.json``."""
-        results_dir.mkdir(parents=True, exist_ok=True)
-        stem = results_dir / f"table{self.number}"
-        for suffix, frame, index in (("", self.summary(), True), ("_seeds", self.per_seed, False),
-                                     ("_videos", self.per_video, False), ("_claims", self.verdicts(), False)):
-            with atomic_path(stem.with_name(f"{stem.name}{suffix}.csv")) as tmp:
-                frame.to_csv(tmp, float_format="%.4f", index=index)
-        write_json(stem.with_suffix(".json"), self.attrs)
-        return stem.with_suffix(".csv")
-
-
-def _number(value: float) -> object:
-    return "n/a" if pd.isna(value) else round(float(value), 4)
-
-
-def _mean_std(mean: float, std: float) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
 
 
 def trained_with(config: Config) -> str:
@@ -163,10 +71,6 @@ def _driven_by(run: ModelRun) -> str:
         return ""  # the keypoint baselines find their own keypoints
     return (f", trained on and driven by {run.detector}'s landmarks" if run.detector
             else ", trained on and driven by SynthTalk's exact landmarks")
-
-
-def _seeds_label(n: int) -> str:
-    return "no training" if n == 0 else f"{n} seed" + ("" if n == 1 else "s")
 
 
 def _per_video(rows: pd.DataFrame, method: str, seed: int | None, columns) -> pd.DataFrame:
@@ -298,7 +202,7 @@ def _ours_and_oracle(config: Config) -> dict[str, list[ModelRun]]:
 
 def _with_baselines(runs: dict[str, list[ModelRun]], config: Config, variant: str) -> dict[str, list[ModelRun]]:
     """``runs`` and the keypoint baselines the paper's table has, with their seeds
-    (:func:`s2d.pipeline.baseline_seeds`; Table 3: First-order only, the profile's seed)."""
+    (:func:`s2d.repro.plan.baseline_seeds`; Table 3: First-order only, the profile's seed)."""
     if variant == "synth-vox":
         return runs | {BASELINE_ROWS[a]: [baseline_run(config, a, variant, s) for s in baseline_seeds(config, a)]
                        for a in BASELINES}
@@ -330,7 +234,7 @@ def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"
 
 def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), runs_root: Path = RUNS_ROOT,
                    progress: bool = True) -> TableResult:
-    """Table 4: each setting of :data:`s2d.pipeline.ABLATIONS` for :func:`s2d.pipeline.ablation_seeds` (the Table 1
+    """Table 4: each setting of :data:`s2d.repro.plan.ABLATIONS` for :func:`s2d.repro.plan.ablation_seeds` (the Table 1
     model, which one setting is, for every seed Table 1 trained) and the copy baseline, same-identity protocol on
     synth-vox."""
     runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
@@ -372,51 +276,6 @@ def learning_curves(result: TableResult, config: Config, data_root: Path = Path(
     return pd.concat([curves, level], ignore_index=True)[["method", "step", *lc.CURVE_COLUMNS, "frames"]]
 
 
-def compute_comparison(result: TableResult) -> pd.DataFrame:
-    """Each trained method of a table side by side: parameters, forward GFLOPs per generated frame
-    (:func:`s2d.bench.model_cost`), training steps and batch, and the measured training time per model."""
-    from s2d.bench import model_cost
-
-    rows = {}
-    for method, names in result.attrs.get("runs", {}).items():
-        records = [result.attrs["training"][name] for name in names if name in result.attrs["training"]]
-        if not records:
-            continue
-        architecture = records[0].get("architecture", "s2d")
-        cost = model_cost(result.attrs["profile"], architecture)
-        seconds = [r["wall_time_s"] for r in records if "wall_time_s" in r]
-        rows[method] = {"architecture": architecture, "parameters": cost["parameters"],
-                        "gflops_per_frame": round(cost["gflops_per_frame"], 3), "training_steps": records[0]["steps"],
-                        "models": len(records),
-                        "training_s_per_model": round(float(np.mean(seconds)), 1) if seconds else np.nan}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
-
-
-def describe(result: TableResult) -> pd.DataFrame:
-    """What made a table: data, resolution, profile, seeds, commit, training (steps, time, weights), n/a reasons."""
-    a = result.attrs
-    records = list(a["training"].values())
-    seconds = [r["wall_time_s"] for r in records if "wall_time_s" in r]
-    facts = {
-        "dataset": f"{a['dataset']} ({a['data']})",
-        "resolution": f"{a['resolution']} px",
-        "profile": a["profile"],
-        "seeds": ", ".join(map(str, a["seeds"])),
-        "git commit": a["git_commit"],
-        "models": f"{len(records)}, {records[0].get('steps', '?')} steps each" if records else "none",
-        "training wall time": (f"{sum(seconds):.0f} s in all, {sum(seconds) / len(seconds):.0f} s per model "
-                               f"on {records[0].get('device', '?')}") if seconds else "n/a",
-    }
-    backbones = sorted({r["perceptual_backbone"] for r in records if "perceptual_backbone" in r})
-    if backbones:
-        facts["perceptual loss weights"] = ", ".join(BACKBONES.get(b, b) for b in backbones)
-    starts = sorted({r["start"] for r in records if "start" in r})
-    if starts:
-        facts["detector start"] = "; ".join(starts)
-    facts.update({f"{metric}": reason for metric, reason in a["notes"].items()})
-    return pd.DataFrame({"value": facts}).rename_axis("what")
-
-
 def motion_diagnostics(result: TableResult, config: Config) -> pd.DataFrame:
     """Does each Table 4 model move the face? :mod:`s2d.motion_diagnostics` on every held-out video, for every
     seed the setting was trained on: the mean over videos and seeds, and the number of models.
@@ -435,8 +294,6 @@ def motion_diagnostics(result: TableResult, config: Config) -> pd.DataFrame:
             per_model.append(md.motion_diagnostics(model, result.data, frame_stride=config.eval.frame_stride).mean())
         rows[setting] = pd.concat(per_model, axis=1).mean(axis=1).to_dict() | {"models": len(per_model)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("setting")
-
-
 TABLE5_ROWS = {"dlib": "Dlib", "FAN4": "FAN4", "FAN4+DSNT": "FAN4+DSNT", "FAN4+DSNT+SBR": "FAN4+DSNT+SBR"}
 NME_CONVERGED = 0.25  # a detector whose normalised mean error exceeds this has not learned to find the landmarks
 TABLE5_MODEL_COLUMNS = ("l1", "fid", "ssim")  # the right half: S2D trained and tested on the detector's landmarks
@@ -450,8 +307,8 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     Left half: SMS (Eq. 9) of each detector on the held-out SynthTalk videos; beyond the
     paper, the normalised mean error against SynthTalk's exact landmarks (68 points,
     pupils), the frames without a face, and SMS / NME on the prepared real clips of
-    ``real_root`` (default :data:`s2d.pipeline.REAL_ROOT` when ``make data-real`` made it;
-    their "truth" is MediaPipe's). Right half (:data:`s2d.pipeline.TABLE5_DETECTORS`): S2D
+    ``real_root`` (default :data:`s2d.repro.plan.REAL_ROOT` when ``make data-real`` made it;
+    their "truth" is MediaPipe's). Right half (:data:`s2d.repro.plan.TABLE5_DETECTORS`): S2D
     trained on the detector's 68 iBUG points with the perceptual loss only, as the paper,
     and tested on the same-identity protocol with the landmarks the detector finds in the
     source and driving frames: L1, FID, SSIM against the real frames. A pretrained

@@ -1,0 +1,202 @@
+"""The cache of ``make reproduce``: every model and evaluation computed once.
+
+A trained model lives in ``runs/<profile>/<name>-<key>/`` where the key hashes the
+settings that shape training (seed, data, model, loss, schedule), the source code of
+everything that shapes training (models, losses, trainer, config) and the dataset's
+fingerprint. Asking again for the same key reuses the finished checkpoint; a run
+interrupted half-way resumes from its last checkpoint (:func:`trained`, which trains
+when nothing is cached). Evaluations are cached beside the checkpoint the same way
+(:func:`evaluated`, which evaluates when nothing is cached), keyed by the protocol, the
+evaluation settings, the evaluation code and the checkpoint. The landmark detectors and
+the landmarks they find on a dataset are cached alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from s2d.checkpoint import load_checkpoint
+from s2d.config import Config
+from s2d.data import detections, synth
+from s2d.evaluate import Evaluation
+from s2d.io import atomic_path, write_json
+from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, slug
+from s2d.train import train
+
+PACKAGE = Path(__file__).resolve().parents[1]  # s2d/: the code hashes name files relative to it
+TRAINING_CODE = ("models", "baselines", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py",
+                 "data/detections.py")
+EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py", "data/detections.py")
+DETECTOR_CODE = ("detector", "data/loaders.py")
+RUNS_ROOT = Path("runs")
+REAL_SHARE = 1 / 3  # of the real-face model's training pairs that come from the real clips
+
+
+def code_version(entries: tuple[str, ...] = TRAINING_CODE) -> str:
+    """A short hash of the source files that shape a trained model (or an evaluation)."""
+    digest = hashlib.sha256()
+    for entry in entries:
+        path = PACKAGE / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+        for file in files:
+            digest.update(file.relative_to(PACKAGE).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def training_fingerprint(config: Config) -> str:
+    """A hash of the settings that shape training: not the evaluation settings, the device or other seeds."""
+    shaping = {k: v for k, v in config.to_dict().items() if k in ("seed", "data", "model", "loss", "train")}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_key(config: Config, data_root: Path, landmarks: Path | None = None) -> str:
+    blob = f"{training_fingerprint(config)}:{code_version()}:{synth.fingerprint(data_root)}"
+    if landmarks is not None:
+        blob += f":{detections.fingerprint(landmarks)}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
+    """The SynthTalk dataset ``run`` learns from and is tested on (built once, cached)."""
+    path, _ = synth.ensure(run.variant, run.config, run.data_seed, data_root, progress)
+    return path
+
+
+def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
+            progress: bool = True, landmarks: Path | None = None) -> tuple[Path, bool]:
+    """The checkpoint of ``config`` trained on ``data_root`` (with the detected ``landmarks`` if given),
+    and whether it was trained now."""
+    data_root = Path(data_root)
+    out = runs_root / config.profile / f"{name}-{run_key(config, data_root, landmarks)}"
+    ckpt = out / "checkpoint.pt"
+    if ckpt.is_file() and load_checkpoint(ckpt, config)["step"] >= config.train.steps:
+        return ckpt, False
+    return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
+
+
+def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
+                progress: bool = True) -> tuple[Path, Path | None, bool]:
+    """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
+    it was trained now. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    data = data_for(run, data_root, progress)
+    # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
+    profile = replace(run.config, seed=run.data_seed)
+    found = None if run.detector is None else detected_landmarks(profile, run.detector, data, runs_root,
+                                                                 data_root, progress)
+    if run.with_real:
+        data = with_real_clips(run.config, data)
+    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found)
+    return ckpt, found, fresh
+
+
+def with_real_clips(config: Config, synthetic: Path, share: float = REAL_SHARE) -> Path:
+    """``synthetic`` and the real clips at the model's resolution as one dataset (:func:`s2d.data.mix.mixed`),
+    each real video repeated to make about ``share`` of the training videos."""
+    from s2d.data import format as fmt
+    from s2d.data.mix import mixed
+    from s2d.data.resize import resized
+
+    real = real_data()
+    if real is None:
+        raise FileNotFoundError(f"the real-face model learns from the real clips: run `make data-real` to prepare "
+                                f"{REAL_ROOT}")
+    small = resized(real, config.data.resolution)
+    n_synth, n_real = len(fmt.video_ids(synthetic, "train")), len(fmt.video_ids(small, "train"))
+    repeats = max(1, round(share / (1 - share) * n_synth / n_real))
+    return mixed(synthetic, small, repeats, synthetic.with_name(f"{synthetic.name}+real"))
+
+
+def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation], settings: dict,
+              identity: str | None = None) -> Evaluation:
+    """``evaluate()`` once per (model, protocol, settings, evaluation code), cached in ``checkpoint``'s folder.
+
+    The model is identified by the checkpoint file's hash, or by ``identity`` for a
+    method without one (the copy-the-source baseline).
+    """
+    blob = json.dumps({"protocol": protocol, "settings": settings, "code": code_version(EVALUATION_CODE),
+                       "model": identity or _file_hash(checkpoint)}, sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    folder = checkpoint.parent / "eval"
+    rows_path, mean_path = folder / f"{protocol}-{key}.csv", folder / f"{protocol}-{key}.json"
+    if rows_path.is_file() and mean_path.is_file():
+        saved = json.loads(mean_path.read_text())
+        mean = pd.Series(saved["mean"], dtype=object)
+        mean.attrs["notes"] = saved["notes"]
+        rows = pd.read_csv(rows_path)
+        rows.attrs["notes"] = saved["notes"]
+        return Evaluation(rows, mean)
+    result = evaluate()
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(rows_path) as tmp:
+        result.rows.to_csv(tmp, index=False)
+    mean = {k: (None if isinstance(v, float) and v != v else v) for k, v in result.mean.items()}
+    write_json(mean_path, {"mean": mean, "notes": result.mean.attrs.get("notes", {})})
+    return result
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_ROOT, profile: str = "cpu",
+                     progress: bool = True, real_root: Path | None = None) -> tuple[Path, bool]:
+    """The checkpoint of a detector run (trained once per settings, detector code and data), and whether it was now.
+
+    ``real_root`` (prepared real clips, MediaPipe-labelled) adds labelled real frames and, for SBR,
+    real consecutive frames, unless the profile's ``real_share`` is 0 (``smoke``).
+    """
+    from s2d.detector.train import train as train_detector
+
+    real_root = real_root if run.config.real_share > 0 else None
+    settings = json.dumps(asdict(run.config), sort_keys=True)
+    blob = f"{settings}:{code_version(DETECTOR_CODE)}:{synth.fingerprint(data_root)}"
+    if real_root is not None:
+        blob += f":{_file_hash(real_root / 'meta.json')}"
+    out = runs_root / profile / f"{run.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    ckpt = out / "checkpoint.pt"
+    if ckpt.is_file() and (out / "train.json").is_file():
+        return ckpt, False
+    real = () if real_root is None else (real_root,)
+    return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
+                          progress=progress), True
+
+
+def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path = RUNS_ROOT,
+                     progress: bool = True):
+    """Detector ``name`` as the profile's tables use it: a pretrained baseline, or one of ours trained
+    (cached) on the profile's synth-vox and the real clips. Returns ``(detector, checkpoint or None)``."""
+    from s2d.detector.registry import TRAINED, get_detector
+
+    if name not in TRAINED:
+        return get_detector(name), None
+    run = next(r for r in detector_runs(config) if r.config.variant == name)
+    vox = synth.ensure(run.variant, config, run.data_seed, data_root, progress)[0]
+    checkpoint, _ = trained_detector(run, vox, runs_root, config.profile, progress, real_data())
+    return get_detector(name, checkpoint), checkpoint
+
+
+def detector_identity(name: str, checkpoint: Path | None) -> str:
+    """What names a detector's output: its name and its weights (or its code, for the pretrained baselines)."""
+    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(("detector/baselines.py",))
+    return f"{name}:{weights}"
+
+
+def detected_landmarks(config: Config, name: str, data: Path, runs_root: Path = RUNS_ROOT,
+                       data_root: Path = Path("data/synthtalk"), progress: bool = True) -> Path:
+    """Detector ``name``'s landmarks on every frame of the dataset ``data`` (cached in ``runs/<profile>/landmarks``)."""
+    detector, checkpoint = profile_detector(config, name, data_root, runs_root, progress)
+    identity = detector_identity(name, checkpoint)
+    key = hashlib.sha256(f"{identity}:{synth.fingerprint(data)}:{code_version(('data/detections.py',))}".encode())
+    out = runs_root / config.profile / "landmarks" / f"{slug(name)}-{data.name}-{key.hexdigest()[:12]}"
+    return detections.detect_dataset(detector, data, out, identity=identity, progress=progress)
