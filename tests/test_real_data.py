@@ -5,7 +5,6 @@ fetches into .cache/real; the prepare test reads a clip of ../shared/real-clips.
 Each skips with its reason when its files are absent.
 """
 
-import argparse
 import importlib.util
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from PIL import Image
 
 from s2d import landmarks as lm
 from s2d.data import format as fmt
+from s2d.cli import build_parser
+from s2d.data import face_geometry as geometry
 from s2d.data import prepare as prep
 from s2d.data.extractors import (
     MEDIAPIPE_POINTS,
@@ -247,21 +248,21 @@ def test_crop_maps_landmarks_exactly():
     cv2.circle(frame, (101, 47), 3, (255, 255, 255), -1)
     box = (60, 10, 90)
     for size in (64, 180):
-        crop = prep.crop_frame(frame, box, size)[..., 0].astype(float)
+        crop = geometry.crop_frame(frame, box, size)[..., 0].astype(float)
         ys, xs = np.mgrid[:size, :size]
         centroid = [(crop * xs).sum() / crop.sum(), (crop * ys).sum() / crop.sum()]
-        np.testing.assert_allclose(prep.to_crop(dot, box, size)[0], centroid, atol=0.15)
+        np.testing.assert_allclose(geometry.to_crop(dot, box, size)[0], centroid, atol=0.15)
 
 
 def test_crop_box_is_square_inside_the_frame_and_holds_the_face():
     landmarks = np.zeros((2, 74, 2))
     landmarks[:, :68] = np.random.default_rng(0).uniform([20, 30], [60, 80], (68, 2))
     landmarks[1, :68] += 15  # the head moves: the box covers both frames
-    x0, y0, side = prep.crop_box(landmarks, 240, 320)
+    x0, y0, side = geometry.crop_box(landmarks, 240, 320)
     assert 0 <= x0 and x0 + side <= 320 and 0 <= y0 and y0 + side <= 240
     assert x0 <= landmarks[..., 0].min() and landmarks[:, :68, 0].max() <= x0 + side
     assert y0 <= landmarks[:, :68, 1].min() and landmarks[:, :68, 1].max() <= y0 + side
-    assert prep.crop_box(landmarks * 4, 240, 320)[2] == 240  # larger than the frame: shrunk to it
+    assert geometry.crop_box(landmarks * 4, 240, 320)[2] == 240  # larger than the frame: shrunk to it
 
 
 def _template_face(yaw: float = 0.0, size: int = 128) -> np.ndarray:
@@ -276,17 +277,17 @@ def test_visibility_hides_the_far_side_pupils_outside_eyes_and_undetected_frames
     faces = np.stack([_template_face(0), _template_face(45), _template_face(0)])
     faces[2, lm.LEFT_PUPIL] = faces[2, 36] - [5, 0]  # a pupil outside its eye
     pose = np.array([[0, 0, 0], [45, 0, 0], [0, 0, 0]], np.float32)
-    visible = prep.visibility(faces, pose, np.array([True, True, True]), estimated=())
+    visible = geometry.visibility(faces, pose, np.array([True, True, True]), estimated=())
     assert visible[0].all()
     assert not visible[1, 14:17].any() and visible[1, 0:3].all()  # yaw > 0 turns the image-right side away
     assert not visible[2, lm.LEFT_PUPIL] and visible[2, lm.RIGHT_PUPIL]
-    hidden = prep.visibility(faces, pose, np.array([True, False, True]), estimated=(68, 69))
+    hidden = geometry.visibility(faces, pose, np.array([True, False, True]), estimated=(68, 69))
     assert not hidden[1].any() and not hidden[:, [68, 69]].any() and hidden[0, 70]
 
 
 def test_parsing_map_labels_every_region_of_a_face():
     face = _template_face()
-    labels = prep.parsing_map(face, 128)
+    labels = geometry.parsing_map(face, 128)
     assert labels.dtype == np.uint8 and labels.shape == (128, 128)
     counts = {name: int((labels == k).sum()) for k, name in enumerate(fmt.PARSING_LABELS)}
     assert counts["hair"] == 0  # landmarks cannot say where hair is
@@ -303,7 +304,7 @@ def test_parsing_map_labels_every_region_of_a_face():
 def test_missing_frames_are_interpolated():
     pts = np.full((5, 74, 2), np.nan, np.float32)
     pts[1], pts[3] = 10, 20
-    filled = prep.fill_missing(pts)
+    filled = geometry.fill_missing(pts)
     np.testing.assert_allclose(filled[:, 0, 0], [10, 10, 15, 20, 20])
 
 
@@ -390,15 +391,9 @@ def test_existing_output_is_kept_without_overwrite(tmp_path):
 
 # ---------------------------------------------------------------- the command
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s2d data")
-    prep.add_prepare_command(parser.add_subparsers(dest="data_command", required=True))
-    return parser
-
-
 def test_prepare_command_help(capsys):
     with pytest.raises(SystemExit) as exit_:
-        _parser().parse_args(["prepare", "--help"])
+        build_parser().parse_args(["data", "prepare", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     for option in ("--videos", "--out", "--detector", "--size", "--seed", "--overwrite", "--max-frames", "examples:"):
@@ -408,7 +403,8 @@ def test_prepare_command_help(capsys):
 def test_prepare_command_error_is_one_line_and_exit_code_2(tmp_path, capsys):
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "broken.mp4").write_bytes(b"")
-    args = _parser().parse_args(["prepare", "--videos", str(tmp_path / "videos"), "--out", str(tmp_path / "out")])
+    args = build_parser().parse_args(["data", "prepare", "--videos", str(tmp_path / "videos"),
+                                      "--out", str(tmp_path / "out")])
     assert args.func(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("s2d: error:") and err.count("\n") == 0 and "broken.mp4" in err

@@ -2,7 +2,7 @@
 
 Frames are resized with area averaging when shrinking (bilinear when enlarging),
 parsing maps with the nearest label, and landmarks are mapped exactly (pixel centres
-at integer coordinates, as :func:`s2d.data.prepare.to_crop`). The copy is built in a
+at integer coordinates, as :func:`s2d.data.face_geometry.to_crop`). The copy is built in a
 temporary folder and renamed into place (:func:`s2d.data.format.building`); it is
 rebuilt only when its source changed (the source's ``meta.json`` is recorded).
 """
