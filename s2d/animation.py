@@ -56,7 +56,7 @@ class AnimateError(ValueError):
 
 
 @dataclass
-class Animation:
+class PhotoAnimation:
     """What :func:`animate` made."""
 
     frames: np.ndarray  # (T, H, W, 3) uint8: the photo with the animated face pasted in
@@ -101,7 +101,7 @@ def driving_landmarks(driving: str | Path, size: int, progress: bool = True) -> 
     ``driving``: a video file or folder of frames (MediaPipe finds the landmarks), or a
     ``.npy`` of ``(T, 74, 2)`` landmarks in the driving frames' pixels.
     """
-    from s2d.data.face_geometry import crop_box, fill_missing, to_crop
+    from s2d.data.face_geometry import crop_box, interpolate_missing, to_crop
     from s2d.data.prepare import Source, iter_frames, video_fps
 
     path = Path(driving)
@@ -135,7 +135,7 @@ def driving_landmarks(driving: str | Path, size: int, progress: bool = True) -> 
         if missing.any():
             notes.append(f"{int(missing.sum())} of {len(points)} driving frames show no face: their landmarks are "
                          "interpolated from the nearest frames with one")
-            points = fill_missing(points)
+            points = interpolate_missing(points)
         height, width = shape
         fps = video_fps(source) or DEFAULT_FPS
     box = crop_box(points, height, width)
@@ -197,10 +197,10 @@ def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feathe
 
 def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, relative: bool = False,
             size: int | None = None, batch_size: int = 16, device: str | torch.device | None = None,
-            progress: bool = True, options: InferenceOptions = InferenceOptions()) -> Animation:
+            progress: bool = True, options: InferenceOptions = InferenceOptions()) -> PhotoAnimation:
     """Animate the face of the photo ``source`` by ``driving`` (video or landmarks .npy) with an S2D checkpoint.
 
-    Returns the frames with the face pasted back (:class:`Animation`); nothing is written. The model runs
+    Returns the frames with the face pasted back (:class:`PhotoAnimation`); nothing is written. The model runs
     the fast inference path (:mod:`s2d.inference`; ``options``), in batches of ``batch_size`` frames.
     """
     device = pick_device() if device is None else torch.device(device)
@@ -227,10 +227,10 @@ def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, 
     start = time.perf_counter()
     frames = np.stack([paste(photo, face, box) for face in faces])
     seconds["paste"] = time.perf_counter() - start
-    return Animation(frames, faces, crop, fps, box, notes, seconds)
+    return PhotoAnimation(frames, faces, crop, fps, box, notes, seconds)
 
 
-def write_video(frames: np.ndarray, out: str | Path, fps: float) -> Path:
+def write_mp4(frames: np.ndarray, out: str | Path, fps: float) -> Path:
     """Write ``frames`` as an H.264 MP4 at ``fps``, atomically (cropped to even sides, as yuv420p needs)."""
     import imageio.v2 as imageio
 

@@ -185,7 +185,7 @@ def _check_writable(out: Path) -> None:
 
 def _cmd_animate(args: argparse.Namespace) -> int:
     """Animate a photo's face by a driving video or landmarks; write the MP4 (exit 2 and no file on bad input)."""
-    from s2d.animation import AnimateError, animate, write_video
+    from s2d.animation import AnimateError, animate, write_mp4
     from s2d.data.format import DatasetError
 
     out = Path(args.out)
@@ -197,7 +197,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
                          device=args.device)
         for note in result.notes:
             print(f"s2d: note: {note}", file=sys.stderr)
-        write_video(result.frames, out, result.fps)
+        write_mp4(result.frames, out, result.fps)
     except (AnimateError, DatasetError) as err:
         print(f"s2d: error: {err}", file=sys.stderr)
         return 2
@@ -277,8 +277,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from s2d import __version__
+    from s2d.config import ARCHITECTURES
     from s2d.data.extractors import EXTRACTORS
+    from s2d.data.synth import VARIANTS as SYNTH_VARIANTS
     from s2d.detector.registry import DETECTORS
+    from s2d.detector.train import PROFILES as DETECTOR_PROFILES
+    from s2d.detector.train import VARIANTS as DETECTOR_VARIANTS
     from s2d.weights import WEIGHTS
 
     parser = argparse.ArgumentParser(
@@ -325,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  torchrun --nproc_per_node 2 -m s2d train --profile paper --data data/vox --out runs/paper",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", default=None, choices=["s2d", "first-order", "monkey-net"],
+    p.add_argument("--model", default=None, choices=ARCHITECTURES,
                    help="which model: S2D, or a keypoint baseline of Tables 1-3 (default: the profile's, s2d); "
                         "the same as --set model.architecture=NAME")
     _add_profile_args(p)
@@ -366,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  s2d data synth --variant synth-vox --profile cpu --seed 0 --out data/synth-vox-cpu",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--variant", default="synth-vox", choices=["synth-vox", "synth-ff"],
+    p.add_argument("--variant", default="synth-vox", choices=list(SYNTH_VARIANTS),
                    help="synth-vox: many identities, strong head motion, split by identity; "
                         "synth-ff: fewer identities, mostly frontal, random 75/25 video split")
     _add_profile_args(p)
@@ -444,8 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  s2d train-detector --profile paper --data data/vox --labelled /data/WFLW --out runs/fan4-paper",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--variant", default="FAN4+DSNT+SBR", choices=["FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR"])
-    p.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="detector size (default: cpu)")
+    p.add_argument("--variant", default="FAN4+DSNT+SBR", choices=DETECTOR_VARIANTS)
+    p.add_argument("--profile", default="cpu", choices=list(DETECTOR_PROFILES), help="detector size (default: cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", required=True, help="labelled dataset in s2d's layout (its train split)")
     p.add_argument("--labelled", nargs="*", default=[], metavar="DIR",

@@ -9,7 +9,7 @@ import pandas as pd
 from s2d import evaluate
 from s2d.data import format as fmt
 from s2d.data.loaders import VideoFrames
-from s2d.repro.figures import animation_gif, drive, gaze_figure
+from s2d.repro.figures import animation_gif, driven_clip, gaze_figure
 
 
 def test_drive_feeds_the_protocols_landmarks(synth_vox):
@@ -20,14 +20,14 @@ def test_drive_feeds_the_protocols_landmarks(synth_vox):
         received.append(driving_landmarks.clone())
         return evaluate.copy_source(source, source_landmarks, driving_landmarks)
 
-    same = drive(record, synth_vox, videos[0], videos[0], batch=3)
+    same = driven_clip(record, synth_vox, videos[0], videos[0], batch=3)
     truth = VideoFrames(synth_vox, "test", videos[0])
     assert same["generated"].shape == same["driving"].shape == (len(truth), 64, 64, 3)
     assert (same["generated"] == same["source"]).all()  # copying the source, frame after frame
     np.testing.assert_allclose(np.concatenate(received), truth.annotations["landmarks"], atol=1e-6)
     received.clear()
     other = VideoFrames(synth_vox, "test", videos[-1])
-    drive(record, synth_vox, videos[0], videos[-1])
+    driven_clip(record, synth_vox, videos[0], videos[-1])
     wanted = evaluate.relative_landmarks(truth.annotations["landmarks"][0], other.annotations["landmarks"],
                                          other.annotations["landmarks"][0])
     np.testing.assert_allclose(np.concatenate(received), wanted, atol=1e-5)  # cross identity: relative motion
@@ -49,17 +49,17 @@ def test_gaze_figure_shows_every_model(synth_vox, tmp_path):
 def test_figures_under_results_are_linked_from_the_book_and_others_embedded(tmp_path, monkeypatch):
     from IPython.display import Image, Markdown
 
-    from s2d.repro.figures import shown
+    from s2d.repro.figures import displayable
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "results" / "cpu").mkdir(parents=True)
     clip = tmp_path / "results" / "cpu" / "clip.gif"
     clip.write_bytes(b"GIF89a")
-    linked = shown(Path("results/cpu/clip.gif"))
+    linked = displayable(Path("results/cpu/clip.gif"))
     assert isinstance(linked, Markdown) and linked.data == "![clip](../../results/cpu/clip.gif)"
     elsewhere = tmp_path / "scratch.png"
     iio.imwrite(elsewhere, np.zeros((4, 4, 3), np.uint8))
-    assert isinstance(shown(elsewhere), Image)
+    assert isinstance(displayable(elsewhere), Image)
 
 
 def test_claims_at_a_glance_draws_every_claim_and_the_missing_ones(tmp_path):

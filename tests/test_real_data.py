@@ -304,7 +304,7 @@ def test_parsing_map_labels_every_region_of_a_face():
 def test_missing_frames_are_interpolated():
     pts = np.full((5, 74, 2), np.nan, np.float32)
     pts[1], pts[3] = 10, 20
-    filled = geometry.fill_missing(pts)
+    filled = geometry.interpolate_missing(pts)
     np.testing.assert_allclose(filled[:, 0, 0], [10, 10, 15, 20, 20])
 
 

@@ -19,7 +19,7 @@
   bands below the brow points, sclera the eye outlines, iris a disc through the iris edge
   points clipped to the eye, nose the hull of the nose points, lips the outer lip outline and
   mouth interior the inner one. Hair is never labelled.
-- :func:`fill_missing`: landmarks of frames without a face, interpolated in time.
+- :func:`interpolate_missing`: landmarks of frames without a face, interpolated in time.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _template_normals() -> np.ndarray:
 _NORMALS = _template_normals()
 
 
-def fill_missing(landmarks: np.ndarray) -> np.ndarray:
+def interpolate_missing(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks of frames without a face, interpolated in time from the nearest frames with one."""
     detected = ~np.isnan(landmarks).any(axis=(1, 2))
     t = np.arange(len(landmarks))

@@ -39,7 +39,7 @@ def draw_landmarks(ax, landmarks: np.ndarray, visible: np.ndarray | None = None,
                linewidths=0.4)
 
 
-def identity_grid(root: str | Path, out: str | Path, identities: int = 16, frames: int = 4,
+def identities_figure(root: str | Path, out: str | Path, identities: int = 16, frames: int = 4,
                   split: str = "train") -> Path:
     """Save a figure: rows of identities (pairs of frame + landmarks, parsing overlay) at ``frames`` times."""
     root = Path(root)

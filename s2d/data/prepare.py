@@ -38,7 +38,7 @@ from tqdm import tqdm
 from s2d import landmarks as lm
 from s2d.data import format as fmt
 from s2d.data.extractors import LandmarkExtractor, get_extractor
-from s2d.data.face_geometry import CROP_SCALE, crop_box, crop_frame, fill_missing, parsing_map, to_crop, visibility
+from s2d.data.face_geometry import CROP_SCALE, crop_box, crop_frame, interpolate_missing, parsing_map, to_crop, visibility
 from s2d.data.pose import estimate_pose
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -186,7 +186,7 @@ def prepare_video(source: Source, detector: str, size: int, max_frames: int | No
     if detected.mean() < MIN_DETECTED:
         raise fmt.DatasetError(f"{source.path}: a face was found on {int(detected.sum())} of its {len(raw)} "
                                f"frames (need at least {MIN_DETECTED:.0%})")
-    landmarks = fill_missing(raw)
+    landmarks = interpolate_missing(raw)
     box = crop_box(landmarks[detected], height, width, crop_scale)
     pose = estimate_pose(landmarks, height, width)
     frames = np.stack([crop_frame(f, box, size) for f in iter_frames(source, max_frames)])

@@ -72,7 +72,7 @@ def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
 def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
             progress: bool = True, landmarks: Path | None = None) -> tuple[Path, bool]:
     """The checkpoint of ``config`` trained on ``data_root`` (with the detected ``landmarks`` if given),
-    and whether it was trained now."""
+    and whether it was trained now: trains it (or resumes an interrupted run) when no finished one is cached."""
     data_root = Path(data_root)
     out = runs_root / config.profile / f"{name}-{run_key(config, data_root, landmarks)}"
     ckpt = out / "checkpoint.pt"
@@ -84,7 +84,8 @@ def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = 
 def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
                 progress: bool = True) -> tuple[Path, Path | None, bool]:
     """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
-    it was trained now. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    it was trained now; builds the data, trains the detector and finds its landmarks, and trains the model, each
+    only when not cached. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
     data = data_for(run, data_root, progress)
     # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
     profile = replace(run.config, seed=run.data_seed)
@@ -115,7 +116,8 @@ def with_real_clips(config: Config, synthetic: Path, share: float = REAL_SHARE) 
 
 def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation], settings: dict,
               identity: str | None = None) -> Evaluation:
-    """``evaluate()`` once per (model, protocol, settings, evaluation code), cached in ``checkpoint``'s folder.
+    """``evaluate()`` once per (model, protocol, settings, evaluation code), cached in ``checkpoint``'s folder:
+    it runs the evaluation when nothing is cached, else reads the cached one.
 
     The model is identified by the checkpoint file's hash, or by ``identity`` for a
     method without one (the copy-the-source baseline).

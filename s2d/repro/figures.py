@@ -34,7 +34,7 @@ def _save(fig, out: str | Path) -> Path:
     return out
 
 
-def shown(path: str | Path):
+def displayable(path: str | Path):
     """A saved figure for a notebook to display. Under ``results/`` (a ``make reproduce`` run, whose executed
     copies land in :data:`BOOK_PAGES`) it is linked, relative to the book's pages, so the page does not carry
     its bytes (animated clips run to megabytes); elsewhere it is embedded."""
@@ -108,7 +108,7 @@ def _uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.inference_mode()
-def drive(animate, root: str | Path, source_video: str, driving_video: str, split: str = "test",
+def driven_clip(animate, root: str | Path, source_video: str, driving_video: str, split: str = "test",
           batch: int = 16) -> dict[str, np.ndarray]:
     """The first frame of ``source_video`` animated by every frame of ``driving_video`` (uint8 frames).
 
