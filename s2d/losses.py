@@ -1,5 +1,5 @@
 """Training losses (Sec. 3.4): perceptual pyramid (Eq. 4), L1, least-squares GAN (Eq. 5, 6),
-face-parsing prior (Eq. 7), summed by Eq. (8)."""
+face-parsing prior (Eq. 7), summed by Eq. (8) (:func:`total_loss`)."""
 
 from __future__ import annotations
 
@@ -107,6 +107,20 @@ def parsing_prior_loss(grid: torch.Tensor, source_parsing: torch.Tensor, driving
     driving = F.one_hot(driving_parsing, num_labels).permute(0, 3, 1, 2).to(grid.dtype)
     warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return (1 - (warped * driving).sum(dim=1)).mean()
+
+
+def total_loss(terms: dict[str, torch.Tensor], loss) -> torch.Tensor:
+    """Eq. (8): ``L_total = L_per + L_1 + L_gan + L_par``, each term weighted by ``loss`` (a
+    :class:`s2d.config.LossConfig`: ``l1``, ``gan``, ``parsing``; the perceptual term carries its own
+    per-layer weight, Eq. (4)). The keypoint baselines add first-order-model's equivariance terms
+    (``equivariance_value``, ``equivariance_jacobian``) and have no parsing prior. ``terms`` holds the
+    terms computed for this step; a term that was not computed is off."""
+    weights = {"perceptual": 1.0, "l1": loss.l1, "gan": loss.gan, "parsing": loss.parsing,
+               "equivariance_value": loss.equivariance_value, "equivariance_jacobian": loss.equivariance_jacobian}
+    unknown = sorted(set(terms) - set(weights))
+    if unknown:
+        raise KeyError(f"Eq. (8) has no term {', '.join(unknown)}; its terms: {', '.join(weights)}")
+    return sum(weights[name] * value for name, value in terms.items())
 
 
 @torch.no_grad()

@@ -44,6 +44,7 @@ from s2d.losses import (
     generator_gan_loss,
     l1_loss,
     parsing_prior_loss,
+    total_loss,
 )
 from s2d.models.discriminator import MultiScaleDiscriminator
 from s2d.runtime import git_commit, pick_device, seed_everything
@@ -169,7 +170,7 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
         _snapshot(out_dir, config, 0, model)
     for step, batch in enumerate(loader, start=start + 1):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        losses = _train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
+        losses = train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
         sched_g.step()
         if sched_d is not None:
             sched_d.step()
@@ -207,8 +208,8 @@ def _step_generator(config: Config, step: int, ddp: _Dist) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict,
-                generator: torch.Generator | None = None) -> dict[str, float]:
+def train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict,
+               generator: torch.Generator | None = None) -> dict[str, float]:
     """One generator (and discriminator) update; ``generator`` draws the baselines' random transforms
     (the global RNG when None)."""
     w = config.loss
@@ -238,9 +239,7 @@ def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: d
             terms["equivariance_value"] = value
         if jacobian is not None and w.equivariance_jacobian > 0:
             terms["equivariance_jacobian"] = jacobian
-    weights = {"perceptual": 1.0, "l1": w.l1, "gan": w.gan, "parsing": w.parsing,  # Eq. (8)
-               "equivariance_value": w.equivariance_value, "equivariance_jacobian": w.equivariance_jacobian}
-    total = sum(weights[k] * v for k, v in terms.items())
+    total = total_loss(terms, w)  # Eq. (8)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()

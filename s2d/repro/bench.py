@@ -386,7 +386,7 @@ def memory(device: torch.device, resolutions=RESOLUTIONS, batches=BATCHES, width
 def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, steps: int = 3) -> pd.DataFrame:
     """Training steps per second of S2D and FOMM (batch 8, the ``widths`` profile's losses) on random pairs."""
     from s2d.losses import PerceptualPyramid
-    from s2d.train import _train_step, build_models, generator_lr
+    from s2d.train import train_step, build_models, generator_lr
 
     rows = []
     for size in resolutions:
@@ -409,7 +409,7 @@ def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, 
             batch = {k: v.to(device) for k, v in batch.items()}
 
             def step():
-                _train_step(config, net, disc, perceptual, opt_g, opt_d, batch)
+                train_step(config, net, disc, perceptual, opt_g, opt_d, batch)
 
             seconds, calls = timed(step, device, min_time=0, max_calls=steps)
             rows.append({"widths": widths, "model": model_name, "device": str(device), "resolution": size,
