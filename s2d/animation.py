@@ -15,8 +15,11 @@ source crop and landmarks to frames:
 3. **Motion.** Relative (``relative=True``, first-order-model's demo and the paper's
    cross-identity protocol): the source's landmarks moved by the driving face's
    displacement since its first frame, scaled by the ratio of the two faces'
-   interocular distances (:func:`s2d.evaluate.relative_landmarks`). Absolute: the
-   driving landmarks as they are (the source takes on the driving face's shape too).
+   interocular distances (:func:`s2d.evaluate.relative_landmarks`); with
+   ``find_best_frame=True`` (first-order-model's option) the displacement is taken from
+   the driving frame whose face is posed most like the photo's
+   (:func:`best_reference_frame`) instead of the first. Absolute: the driving landmarks
+   as they are (the source takes on the driving face's shape too).
 4. **Generate** in batches (:mod:`s2d.inference`'s fast path), then **paste** each frame back into the photo: resized to the
    crop's side and blended with a round, smoothly feathered mask (:func:`paste_alpha`), so the photo
    outside the crop is untouched and no square edge shows.
@@ -157,6 +160,22 @@ def _read_landmarks(path: Path) -> np.ndarray:
     return points.astype(np.float32)
 
 
+def _normalised(points: np.ndarray) -> np.ndarray:
+    """The 68 iBUG points of ``(..., 74, 2)`` landmarks centred on their mean and divided by the interocular
+    distance: the face's pose and expression without its position and size."""
+    ibug = points[..., : lm.NUM_IBUG, :]
+    centred = ibug - ibug.mean(axis=-2, keepdims=True)
+    return centred / np.maximum(lm.interocular_distance(points), 1e-6)[..., None, None]
+
+
+def best_reference_frame(source_lm: np.ndarray, driving_lm: np.ndarray) -> int:
+    """The index of the driving frame whose normalised landmarks (:func:`_normalised`) are closest to the
+    source's (mean distance over the 68 iBUG points): the reference of relative motion that makes the first
+    generated frames move least from the photo when the video does not start in the photo's pose."""
+    distance = np.linalg.norm(_normalised(driving_lm) - _normalised(source_lm)[None], axis=-1).mean(axis=-1)
+    return int(np.argmin(distance))
+
+
 def load_animator(checkpoint: str | Path, size: int | None, device: torch.device):
     """The S2D model of ``checkpoint`` and its resolution; AnimateError for a checkpoint animate cannot use."""
     try:
@@ -196,13 +215,19 @@ def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feathe
 
 
 def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, relative: bool = False,
-            size: int | None = None, batch_size: int = 16, device: str | torch.device | None = None,
-            progress: bool = True, options: InferenceOptions = InferenceOptions()) -> PhotoAnimation:
+            find_best_frame: bool = False, size: int | None = None, batch_size: int = 16,
+            device: str | torch.device | None = None, progress: bool = True,
+            options: InferenceOptions = InferenceOptions()) -> PhotoAnimation:
     """Animate the face of the photo ``source`` by ``driving`` (video or landmarks .npy) with an S2D checkpoint.
 
-    Returns the frames with the face pasted back (:class:`PhotoAnimation`); nothing is written. The model runs
-    the fast inference path (:mod:`s2d.inference`; ``options``), in batches of ``batch_size`` frames.
+    ``find_best_frame`` (with ``relative``): the driving motion is measured from the frame posed most like the
+    photo (:func:`best_reference_frame`), not from the first. Returns the frames with the face pasted back
+    (:class:`PhotoAnimation`); nothing is written. The model runs the fast inference path
+    (:mod:`s2d.inference`; ``options``), in batches of ``batch_size`` frames.
     """
+    if find_best_frame and not relative:
+        raise AnimateError("find_best_frame picks the reference frame of relative motion: use it with relative "
+                           "motion (--relative)")
     device = pick_device() if device is None else torch.device(device)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -213,7 +238,10 @@ def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, 
     start = time.perf_counter()
     driving_lm, fps, driving_notes = driving_landmarks(driving, resolution, progress)
     notes += driving_notes
-    wanted = relative_landmarks(source_lm, driving_lm, driving_lm[0]) if relative else driving_lm
+    reference = best_reference_frame(source_lm, driving_lm) if find_best_frame else 0
+    if find_best_frame:
+        notes.append(f"relative motion from driving frame {reference}, the one posed most like the photo")
+    wanted = relative_landmarks(source_lm, driving_lm, driving_lm[reference]) if relative else driving_lm
     seconds["driving"] = time.perf_counter() - start
     start = time.perf_counter()
     generate = S2DFrames(prepare(model, device, options), to_tensor(crop)[None].to(device),

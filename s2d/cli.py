@@ -193,8 +193,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         if out.suffix.lower() != ".mp4":
             raise AnimateError(f"{out}: the output is an MP4 video; give a name ending in .mp4")
         _check_writable(out)
-        result = animate(args.source, args.driving, args.checkpoint, relative=args.relative, size=args.size,
-                         device=args.device)
+        result = animate(args.source, args.driving, args.checkpoint, relative=args.relative,
+                         find_best_frame=args.find_best_frame, size=args.size, device=args.device)
         for note in result.notes:
             print(f"s2d: note: {note}", file=sys.stderr)
         write_mp4(result.frames, out, result.fps)
@@ -417,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "
                "--out me.mp4 --relative\n"
+               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --relative "
+               "--find-best-frame\n"
                "  s2d landmarks talk.mp4 -o talk.npy && s2d animate --source me.jpg --driving talk.npy "
                "--checkpoint CKPT --out me.mp4\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --size 256   "
@@ -431,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relative", action="store_true",
                    help="relative motion transfer (recommended across people): the driving face's displacement "
                         "since its first frame, scaled to the source face")
+    p.add_argument("--find-best-frame", action="store_true",
+                   help="with --relative: measure the driving motion from the frame whose face is posed most like "
+                        "the photo's, not from the first (for a video that does not start in the photo's pose)")
     p.add_argument("--size", type=_positive_int, default=None, metavar="N",
                    help="the face resolution the checkpoint must animate at (default: the checkpoint's own)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")

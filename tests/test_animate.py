@@ -10,7 +10,7 @@ import torch
 
 import s2d
 from s2d import landmarks as lm
-from s2d.animation import paste, paste_alpha
+from s2d.animation import AnimateError, best_reference_frame, paste, paste_alpha
 from s2d.cli import main
 from s2d.config import load_config
 from s2d.data import format as fmt
@@ -71,6 +71,34 @@ def test_python_api_returns_frames_and_takes_landmarks(checkpoint, inputs, tmp_p
     np.save(tmp_path / "driving.npy", found)
     from_file = s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, progress=False)
     assert len(from_file.frames) == inputs["frames"] and any("25 frames per second" in n for n in from_file.notes)
+
+
+def test_the_best_reference_frame_is_the_one_posed_like_the_source(synth_vox):
+    videos = fmt.video_ids(synth_vox, "test")
+    source = fmt.read_annotations(synth_vox, "test", videos[0])["landmarks"][0]
+    driving = fmt.read_annotations(synth_vox, "test", videos[-1])["landmarks"].copy()
+    posed_alike = 3 * source + np.array([40.0, -7.0])  # the source's face, three times larger, elsewhere
+    driving[5] = posed_alike
+    assert best_reference_frame(source, driving) == 5  # position and size do not count, pose and shape do
+    driving[5] = posed_alike + np.random.default_rng(0).normal(0, 25, posed_alike.shape)  # now another face
+    assert best_reference_frame(source, driving) != 5
+
+
+def test_find_best_frame_measures_the_motion_from_that_frame(checkpoint, inputs, tmp_path):
+    from s2d.animation import driving_landmarks, source_face
+
+    photo = imageio.imread(inputs["photo"])
+    _, source_lm, _, _ = source_face(photo, 64, "photo.png")
+    found, _, _ = driving_landmarks(inputs["video"], 64, progress=False)
+    found[2] = source_lm  # a driving frame posed exactly as the photo (in the driving crop's pixels)
+    np.save(tmp_path / "driving.npy", found)
+    result = s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, relative=True, find_best_frame=True,
+                         progress=False)
+    assert any("driving frame 2" in note for note in result.notes)
+    still = s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, relative=True, progress=False)
+    assert len(result.frames) == len(still.frames) and not np.array_equal(result.faces, still.faces)
+    with pytest.raises(AnimateError, match="use it with relative motion"):
+        s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, find_best_frame=True, progress=False)
 
 
 def test_paste_blends_only_inside_the_box():
