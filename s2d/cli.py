@@ -277,12 +277,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from s2d import __version__
-    from s2d.config import ARCHITECTURES
+    from s2d.config import ARCHITECTURES, DETECTOR_VARIANTS
     from s2d.data.extractors import EXTRACTORS
     from s2d.data.synth import VARIANTS as SYNTH_VARIANTS
     from s2d.detector.registry import DETECTORS
-    from s2d.detector.train import PROFILES as DETECTOR_PROFILES
-    from s2d.detector.train import VARIANTS as DETECTOR_VARIANTS
     from s2d.weights import WEIGHTS
 
     parser = argparse.ArgumentParser(
@@ -454,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--variant", default="FAN4+DSNT+SBR", choices=DETECTOR_VARIANTS)
-    p.add_argument("--profile", default="cpu", choices=list(DETECTOR_PROFILES), help="detector size (default: cpu)")
+    p.add_argument("--profile", default="cpu", metavar="PROFILE",
+                   help="the detector: section of a profile (smoke, cpu, paper) or of a YAML file (default: cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", required=True, help="labelled dataset in s2d's layout (its train split)")
     p.add_argument("--labelled", nargs="*", default=[], metavar="DIR",

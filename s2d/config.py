@@ -34,7 +34,68 @@ ARCHITECTURES = ("s2d", "first-order", "monkey-net")  # model.architecture: S2D 
 
 
 GLOBAL_MOTIONS = ("candidates", "offsets")  # model.global_motion: s2d.models.dense_motion.GlobalBranch
-CHOICES = {"model.architecture": ARCHITECTURES, "model.global_motion": GLOBAL_MOTIONS}  # fields with a fixed set of values
+BACKBONES = ("imagenet", "random", "auto")  # loss.perceptual_backbone
+DETECTOR_VARIANTS = ("FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR")  # detector.variant: Table 5's rows (s2d.detector.train)
+CHOICES = {  # fields with a fixed set of values
+    "model.architecture": ARCHITECTURES,
+    "model.global_motion": GLOBAL_MOTIONS,
+    "model.landmark_points": (74, 68),
+    "loss.perceptual_backbone": BACKBONES,
+    "detector.variant": DETECTOR_VARIANTS,
+}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field may take: ``low`` and ``high`` bounds (None: unbounded), each inclusive unless
+    ``open_low`` / ``open_high``. A list field's range applies to each of its items."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def holds(self, value: float) -> bool:
+        above = self.low is None or (value > self.low if self.open_low else value >= self.low)
+        below = self.high is None or (value < self.high if self.open_high else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.open_high else '<='} {self.high:g}"
+        return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+
+
+COUNT, SIZE, WEIGHT = Range(0), Range(1), Range(0)
+POSITIVE, FRACTION = Range(0, open_low=True), Range(0, 1)
+SCALE = Range(0, 1, open_low=True)
+RANGES = {  # numeric fields checked beyond their type; every other numeric field takes any value
+    "seed": COUNT, "seeds": COUNT,
+    "data.resolution": Range(16), "data.num_landmarks": SIZE,
+    "data.train_videos": COUNT, "data.test_videos": COUNT, "data.frames_per_video": COUNT,
+    "model.num_keypoints": SIZE, "model.block_expansion": SIZE, "model.max_features": SIZE,
+    "model.num_down_blocks": COUNT, "model.motion_blocks": SIZE, "model.motion_scale": SCALE,
+    "model.local_crop": Range(4), "model.num_bottleneck_blocks": COUNT, "model.disc_scales": SCALE,
+    "model.disc_block_expansion": SIZE, "model.disc_max_features": SIZE, "model.disc_blocks": SIZE,
+    "loss.perceptual": WEIGHT, "loss.perceptual_scales": SCALE, "loss.perceptual_layers": Range(1, 5),
+    "loss.l1": WEIGHT, "loss.gan": WEIGHT, "loss.parsing": WEIGHT,
+    "loss.equivariance_value": WEIGHT, "loss.equivariance_jacobian": WEIGHT,
+    "train.steps": SIZE, "train.batch_size": SIZE, "train.lr_generator": POSITIVE, "train.lr_baselines": POSITIVE,
+    "train.lr_discriminator": POSITIVE, "train.betas": Range(0, 1, open_high=True), "train.milestones": SCALE,
+    "train.checkpoint_every": SIZE, "train.snapshots": COUNT, "train.num_workers": COUNT,
+    "train.time_budget_minutes": COUNT,
+    "eval.batch_size": SIZE, "eval.max_test_frames": COUNT, "eval.frame_stride": SIZE,
+    "eval.pose_threshold_deg": COUNT, "eval.pair_threshold_deg": COUNT,
+    "detector.input_size": Range(16), "detector.stacks": SIZE, "detector.features": SIZE, "detector.depth": SIZE,
+    "detector.num_landmarks": SIZE, "detector.steps": SIZE, "detector.batch_size": SIZE, "detector.lr": POSITIVE,
+    "detector.real_share": FRACTION, "detector.flip_prob": FRACTION, "detector.heatmap_sigma": POSITIVE,
+    "detector.dsnt_reg_weight": WEIGHT, "detector.sbr_weight": WEIGHT,
+    "detector.sbr_start": Range(0, 1, open_high=True), "detector.sbr_pairs": SIZE, "detector.lk_window": Range(3),
+    "detector.lk_levels": SIZE, "detector.fb_threshold": POSITIVE, "detector.seed": COUNT,
+    "detector.time_budget_s": COUNT,
+}
 
 
 class ConfigError(ValueError):
@@ -46,7 +107,7 @@ class DataConfig:
     """Which videos to train and test on, and at what size."""
 
     dataset: str = "voxceleb"  # voxceleb | faceforensics | synth-vox | synth-ff | a folder
-    root: str = ""  # where a real dataset lives; empty for the embedded SynthTalk
+    root: str = "data/voxceleb"  # where a real dataset lives; empty for the embedded SynthTalk
     resolution: int = 256  # frames are square, resolution x resolution pixels
     num_landmarks: int = 74  # 68 iBUG-300W + 2 pupils + 4 iris edge points
     train_videos: int = 0  # 0 = every video the dataset has
@@ -108,8 +169,9 @@ class LossConfig:
 class TrainConfig:
     """Optimisation schedule."""
 
-    steps: int = 150_000
-    batch_size: int = 16
+    # the paper's 100 epochs of 75 repeats of VoxCeleb1's 1,211 training identities at batch 40 (paper.yaml)
+    steps: int = 227_100
+    batch_size: int = 40
     lr_generator: float = 2e-4  # S2D's generator (dense motion + image generator)
     lr_baselines: float = 2e-4  # the keypoint baselines' generator (first-order-model's vox-256: 2e-4)
     lr_discriminator: float = 2e-4
@@ -134,6 +196,60 @@ class EvalConfig:
     pair_threshold_deg: float = 1.0  # cross identity: first-frame poses this close
 
 
+@dataclass(frozen=True)
+class DetectorConfig:
+    """One landmark detector run (Sec. 3.3, Table 5; :mod:`s2d.detector.train`). Defaults are the paper's FAN4
+    at 256 px.
+
+    The paper gives the architecture (FAN4, 74 heatmaps) but no optimisation
+    settings; ``steps``, ``batch_size``, ``lr``, the loss weights and the SBR
+    schedule are this reproduction's choices. A profile's ``detector:`` section
+    sets the sizes; the variant, ``seed`` and ``device`` are set per run.
+    """
+
+    variant: str = "FAN4+DSNT+SBR"
+    input_size: int = 256  # frames are resized to input_size x input_size; heatmaps are input_size / 4
+    stacks: int = 4  # FAN4 (s2d.detector.fan.FAN4_STACKS)
+    features: int = 256  # FAN4_FEATURES
+    depth: int = 4  # FAN4_DEPTH
+    num_landmarks: int = 74
+    pretrained: bool = True  # start from 2DFAN4 where the shape fits and the file is available
+    steps: int = 20_000
+    batch_size: int = 16  # labelled frames per step
+    lr: float = 1e-4  # Adam
+    real_share: float = 0.25  # fraction of each labelled batch from labelled_roots (real frames), when given
+    flip_prob: float = 0.5  # horizontal flips of labelled frames (landmarks mirrored, left/right swapped)
+    heatmap_sigma: float = 1.0  # heatmap pixels: FAN4's target maps and the DSNT regulariser's Gaussian
+    dsnt_reg_weight: float = 1.0  # Nibali et al.'s lambda
+    sbr_weight: float = 0.5
+    sbr_start: float = 0.5  # fraction of the steps before SBR is added
+    sbr_pairs: int = 8  # unlabelled consecutive frame pairs per step
+    lk_window: int = 15  # Lucas-Kanade window side, input pixels
+    lk_levels: int = 2
+    fb_threshold: float = 1.0  # forward-backward round-trip error (input pixels) above which a track is dropped
+    seed: int = 0
+    device: str = "auto"
+    time_budget_s: float = 0.0  # 0 = none; otherwise stop cleanly after this much training time
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            problem = _out_of_range(f"detector.{f.name}", getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"detector settings: {problem}")
+        multiple = 4 * 2**self.depth
+        if self.input_size % multiple:
+            raise ConfigError(f"detector settings: field 'detector.input_size' must be a multiple of {multiple} "
+                              f"(4 x 2**depth), got {self.input_size}")
+
+    @property
+    def uses_dsnt(self) -> bool:
+        return "DSNT" in self.variant
+
+    @property
+    def uses_sbr(self) -> bool:
+        return self.variant.endswith("+SBR")
+
+
 @dataclass
 class Config:
     """Everything that defines one run. The paper's settings are the defaults."""
@@ -147,6 +263,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)  # the landmark detector it is driven by
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -280,12 +397,25 @@ def _build(cls: type, raw: dict[str, Any], origin: str, prefix: str) -> Any:
                 f"valid keys{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(names)}"
             )
         kwargs[key] = _coerce(hints[key], value, dotted, where)
-        if dotted in CHOICES and kwargs[key] not in CHOICES[dotted]:
-            raise ConfigError(
-                f"{where}: field '{dotted}' must be one of {', '.join(CHOICES[dotted])}, got {value!r}"
-                f"{_did_you_mean(str(value), CHOICES[dotted])}"
-            )
-    return cls(**kwargs)
+        problem = _out_of_range(dotted, kwargs[key])
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:  # a check across fields (DetectorConfig's)
+        raise ConfigError(f"{origin}: {err}") from None
+
+
+def _out_of_range(dotted: str, value: Any) -> str | None:
+    """Why ``value`` cannot be field ``dotted`` (its set of choices or its :data:`RANGES`), or None when it can."""
+    if dotted in CHOICES and value not in CHOICES[dotted]:
+        return (f"field '{dotted}' must be one of {', '.join(map(str, CHOICES[dotted]))}, got {value!r}"
+                f"{_did_you_mean(str(value), map(str, CHOICES[dotted]))}")
+    allowed = RANGES.get(dotted)
+    for item in value if isinstance(value, list) else [value]:
+        if allowed is not None and not allowed.holds(item):
+            return f"field '{dotted}' must be {allowed}, got {item!r}"
+    return None
 
 
 def _coerce(hint: Any, value: Any, dotted: str, origin: str) -> Any:

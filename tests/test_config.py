@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from s2d.config import PROFILES, Config, ConfigError, load_config
+from s2d.config import PROFILES, Config, ConfigError, DetectorConfig, load_config
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -140,3 +140,37 @@ def test_an_auto_perceptual_backbone_is_imagenet_only_where_the_weights_are_cach
     weights.path_of("vgg19").write_bytes(b"cached")
     assert load_config("cpu", ["loss.perceptual_backbone=auto"]).loss.perceptual_backbone == "imagenet"
     assert load_config("smoke").loss.perceptual_backbone == "random"  # the tests' numbers are the same everywhere
+
+
+def test_the_dataclass_defaults_are_the_paper_profile():
+    assert load_config("paper").to_dict() == {**Config().to_dict(), "profile": "paper"}
+
+
+def test_each_profile_sizes_its_detector_in_its_yaml():
+    sizes = {name: load_config(name).detector for name in ("smoke", "cpu", "paper")}
+    assert sizes["paper"] == DetectorConfig()  # FAN4 at 256 px
+    assert (sizes["cpu"].input_size, sizes["cpu"].stacks, sizes["cpu"].steps) == (128, 2, 300)
+    assert sizes["smoke"].steps < sizes["cpu"].steps and sizes["smoke"].real_share == 0.0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.steps=-5", "field 'train.steps' must be >= 1, got -5"),
+    ("train.batch_size=0", "field 'train.batch_size' must be >= 1, got 0"),
+    ("train.lr_generator=0", "field 'train.lr_generator' must be > 0, got 0"),
+    ("model.motion_scale=1.5", "field 'model.motion_scale' must be in (0, 1], got 1.5"),
+    ("loss.perceptual_scales=[1.0, 0]", "field 'loss.perceptual_scales' must be in (0, 1], got 0"),
+    ("detector.real_share=2", "field 'detector.real_share' must be in [0, 1], got 2"),
+    ("detector.variant=FAN4+SBR", "field 'detector.variant' must be one of FAN4, FAN4+DSNT, FAN4+DSNT+SBR"),
+    ("detector.input_size=200", "field 'detector.input_size' must be a multiple of 64"),
+    ("loss.perceptual_backbone=imagenett", "(did you mean 'imagenet'?)"),
+])
+def test_values_out_of_range_are_one_line_errors_naming_the_override(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("cpu", [override])
+    assert message in str(err.value) and f"override '{override}'" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_values_at_the_edge_of_their_range_are_accepted():
+    config = load_config("cpu", ["train.snapshots=0", "detector.real_share=1", "loss.gan=0", "model.motion_scale=1"])
+    assert (config.train.snapshots, config.detector.real_share, config.model.motion_scale) == (0, 1.0, 1.0)

@@ -15,7 +15,8 @@ from s2d.data.loaders import to_tensor
 from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps, to_normalised, to_pixels
 from s2d.detector.fan import FAN, load_fan4_state
 from s2d.detector.sbr import sbr_loss, track_batch, track_points
-from s2d.detector.train import Detector, DetectorConfig, build_model, profile_config, train
+from s2d.config import DetectorConfig
+from s2d.detector.train import Detector, build_model, profile_config, train
 
 # ----------------------------------------------------------------------------- decoding
 
@@ -253,7 +254,7 @@ def test_real_frames_join_each_batch_at_their_share(synth_vox, synth_ff, tmp_pat
 
 
 def test_config_rejects_bad_settings():
-    with pytest.raises(ValueError, match="unknown detector variant"):
+    with pytest.raises(ValueError, match="detector.variant' must be one of FAN4, FAN4\+DSNT, FAN4\+DSNT\+SBR"):
         DetectorConfig(variant="FAN4+SBR")
     with pytest.raises(ValueError, match="multiple of 64"):
         DetectorConfig(input_size=200)

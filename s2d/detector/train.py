@@ -40,7 +40,6 @@ import csv
 import dataclasses
 import io
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ from tqdm.auto import tqdm
 from s2d import __version__
 from s2d import landmarks as lm
 from s2d.checkpoint import CheckpointError
+from s2d.config import DetectorConfig, load_config
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
 from s2d.detector.decode import (
@@ -70,82 +70,13 @@ from s2d.io import atomic_path, write_json
 from s2d.runtime import git_commit, pick_device, seed_everything
 
 MODEL_NAME = "s2d-detector"
-VARIANTS = ("FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR")
 LOSS_COLUMNS = ("heatmap", "coords", "regulariser", "sbr", "sbr_valid", "total")
 
 
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Everything that defines one detector run. Defaults are the paper's FAN4 at 256 px.
-
-    The paper gives the architecture (FAN4, 74 heatmaps) but no optimisation
-    settings; ``steps``, ``batch_size``, ``lr``, the loss weights and the SBR
-    schedule are this reproduction's choices.
-    """
-
-    variant: str = "FAN4+DSNT+SBR"
-    input_size: int = 256  # frames are resized to input_size x input_size; heatmaps are input_size / 4
-    stacks: int = FAN4_STACKS
-    features: int = FAN4_FEATURES
-    depth: int = FAN4_DEPTH
-    num_landmarks: int = lm.NUM_LANDMARKS
-    pretrained: bool = True  # start from 2DFAN4 where the shape fits and the file is available
-    steps: int = 20_000
-    batch_size: int = 16  # labelled frames per step
-    lr: float = 1e-4  # Adam
-    real_share: float = 0.25  # fraction of each labelled batch from labelled_roots (real frames), when given
-    flip_prob: float = 0.5  # horizontal flips of labelled frames (landmarks mirrored, left/right swapped)
-    heatmap_sigma: float = 1.0  # heatmap pixels: FAN4's target maps and the DSNT regulariser's Gaussian
-    dsnt_reg_weight: float = 1.0  # Nibali et al.'s lambda
-    sbr_weight: float = 0.5
-    sbr_start: float = 0.5  # fraction of the steps before SBR is added
-    sbr_pairs: int = 8  # unlabelled consecutive frame pairs per step
-    lk_window: int = 15  # Lucas-Kanade window side, input pixels
-    lk_levels: int = 2
-    fb_threshold: float = 1.0  # forward-backward round-trip error (input pixels) above which a track is dropped
-    seed: int = 0
-    device: str = "auto"
-    time_budget_s: float = 0.0  # 0 = none; otherwise stop cleanly after this much training time
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown detector variant {self.variant!r}; variants: {', '.join(VARIANTS)}")
-        multiple = 4 * 2**self.depth
-        if self.input_size % multiple:
-            raise ValueError(f"input_size {self.input_size} must be a multiple of {multiple} (4 x 2**depth)")
-        if self.steps < 1 or self.batch_size < 1 or self.sbr_pairs < 1:
-            raise ValueError(f"steps, batch_size and sbr_pairs must be >= 1, "
-                             f"got {self.steps}, {self.batch_size}, {self.sbr_pairs}")
-        if not 0 <= self.sbr_start < 1 or not 0 <= self.flip_prob <= 1 or not 0 <= self.real_share <= 1:
-            raise ValueError(f"sbr_start must be in [0, 1), flip_prob and real_share in [0, 1], "
-                             f"got {self.sbr_start}, {self.flip_prob}, {self.real_share}")
-
-    @property
-    def uses_dsnt(self) -> bool:
-        return "DSNT" in self.variant
-
-    @property
-    def uses_sbr(self) -> bool:
-        return self.variant.endswith("+SBR")
-
-
-# Sizes per s2d profile. cpu: 64 px SynthTalk frames upsampled to 128 px, 2 stacks of 64 features
-# (775k parameters). Measured on 2 cores: 7 steps/s (SBR steps 4/s), 300 steps in 45 s (SBR 70 s);
-# detection 240 frames/s. After 300 steps on synth-vox-cpu (test NME): FAN4+DSNT 0.075, +SBR 0.068,
-# FAN4 0.77 (heatmap regression from scratch learns slowly; 0.20 with heatmap_sigma=2).
-PROFILES: dict[str, DetectorConfig] = {
-    "paper": DetectorConfig(),
-    "cpu": DetectorConfig(input_size=128, stacks=2, features=64, steps=300, batch_size=8, lr=1e-3, sbr_pairs=4),
-    "smoke": DetectorConfig(input_size=64, stacks=1, features=32, depth=2, steps=40, batch_size=8, lr=2e-3,
-                            sbr_pairs=2, lk_window=9, real_share=0.0),
-}
-
-
-def profile_config(profile: str, variant: str, **changes: Any) -> DetectorConfig:
-    """The detector settings of an s2d profile (``smoke``, ``cpu``, ``paper``) for ``variant``, with ``changes``."""
-    if profile not in PROFILES:
-        raise ValueError(f"no detector settings for profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    return dataclasses.replace(PROFILES[profile], variant=variant, **changes)
+def profile_config(profile: str | Path, variant: str, **changes: Any) -> DetectorConfig:
+    """The ``detector:`` section of a profile (``smoke``, ``cpu``, ``paper``, or a YAML file) for ``variant``,
+    with ``changes``; :class:`s2d.config.ConfigError` when a value is out of range."""
+    return dataclasses.replace(load_config(profile).detector, variant=variant, **changes)
 
 
 def build_model(config: DetectorConfig) -> FAN:

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from s2d.config import Config
-
-if TYPE_CHECKING:  # the detector package loads its baselines' libraries; import it where it is used
-    from s2d.detector.train import DetectorConfig
+from s2d.config import DETECTOR_VARIANTS, Config, DetectorConfig
 
 REAL_ROOT = Path("data/real")  # the prepared real clips (make data-real), MediaPipe-labelled
 
@@ -171,8 +167,5 @@ class DetectorRun:
 
 def detector_runs(config: Config) -> list[DetectorRun]:
     """Our three detector variants (FAN4, FAN4+DSNT, FAN4+DSNT+SBR) at the profile's size, one seed."""
-    from s2d.detector.train import PROFILES, VARIANTS, profile_config
-
-    profile = config.profile if config.profile in PROFILES else "paper"
-    return [DetectorRun(f"detector-{slug(v)}-seed{config.seed}", profile_config(profile, v, seed=config.seed),
-                        "synth-vox", config.seed) for v in VARIANTS]
+    return [DetectorRun(f"detector-{slug(v)}-seed{config.seed}", replace(config.detector, variant=v, seed=config.seed),
+                        "synth-vox", config.seed) for v in DETECTOR_VARIANTS]
