@@ -21,8 +21,9 @@ source crop and landmarks to frames:
    (:func:`best_reference_frame`) instead of the first. Absolute: the driving landmarks
    as they are (the source takes on the driving face's shape too).
 4. **Generate** in batches (:mod:`s2d.inference`'s fast path), then **paste** each frame back into the photo: resized to the
-   crop's side and blended with a round, smoothly feathered mask (:func:`paste_alpha`), so the photo
-   outside the crop is untouched and no square edge shows.
+   crop's side and blended with a face-shaped, smoothly feathered mask (:func:`face_alpha`: the face and
+   forehead where the photo shows them and where the frame moves them to), so the photo outside the face
+   is untouched and no crop border shows.
 5. **Write** an MP4 (imageio-ffmpeg, H.264) at the driving video's frame rate, to a
    temporary file renamed into place: a failure never leaves a partial video.
 
@@ -52,6 +53,7 @@ from s2d.runtime import pick_device
 
 DEFAULT_FPS = 25.0  # for driving landmarks given without their video
 FEATHER = 0.35  # the pasted crop fades out over this outer fraction of its half side (a round feather)
+FACE_MARGIN = 0.15  # face_alpha: the face region grown by this fraction of the face's size, then feathered over it
 
 
 class AnimateError(ValueError):
@@ -203,11 +205,42 @@ def paste_alpha(side: int, feather: float = FEATHER) -> np.ndarray:
     return (np.cos(t * np.pi / 2) ** 2)[..., None]
 
 
-def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feather: float = FEATHER) -> np.ndarray:
-    """``face`` resized onto the crop ``box`` of ``photo``, blended by :func:`paste_alpha`."""
+def face_outline(points: np.ndarray) -> np.ndarray:
+    """The outline of a face with its forehead, ``(N, 2)``: the jaw and brows of 74 landmarks, and the brows
+    raised by the height of the nose (brow to nose tip), for the forehead the landmarks do not reach."""
+    ibug = points[: lm.NUM_IBUG]
+    brows = ibug[list(lm.LEFT_BROW + lm.RIGHT_BROW)]
+    up = ibug[lm.NOSE_BRIDGE[0]] - ibug[lm.NOSE_BASE[2]]
+    return np.concatenate([ibug[list(lm.JAW)], brows, brows + up])
+
+
+def face_alpha(side: int, *faces: np.ndarray, margin: float = FACE_MARGIN, feather: float = FEATHER) -> np.ndarray:
+    """(side, side, 1): how much of the generated face a pasted crop shows: 1 over the union of the
+    :func:`face_outline` of each of ``faces`` (landmarks in the crop's pixels: the photo's and the
+    generated frame's), grown by ``margin`` of the face's size and faded out smoothly over as much again;
+    times :func:`paste_alpha`, so it is 0 at the crop's border whatever the landmarks. The photo outside
+    the face (hair, shoulders, background) stays the photo's, sharper than the upsampled generated crop."""
+    region = np.zeros((side, side), np.uint8)
+    size = 0.0
+    for points in faces:
+        outline = face_outline(points)
+        size = max(size, float(np.ptp(outline, axis=0).max()))
+        cv2.fillConvexPoly(region, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
+    grow = max(1, int(round(margin * size)))
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    soft = cv2.GaussianBlur(region.astype(np.float32), (0, 0), sigmaX=grow / 2)
+    return np.clip(soft, 0, 1)[..., None] * paste_alpha(side, feather)
+
+
+def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feather: float = FEATHER,
+          landmarks: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """``face`` resized onto the crop ``box`` of ``photo``, blended by :func:`face_alpha` of ``landmarks``
+    (each ``(74, 2)`` in ``face``'s pixels), or by the round :func:`paste_alpha` without them."""
     x0, y0, side = box
     patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC if side > len(face) else cv2.INTER_AREA)
-    alpha = paste_alpha(side, feather)
+    scale = side / len(face)
+    alpha = (face_alpha(side, *(points * scale for points in landmarks), feather=feather) if landmarks
+             else paste_alpha(side, feather))
     out = photo.copy()
     region = out[y0:y0 + side, x0:x0 + side].astype(np.float32)
     out[y0:y0 + side, x0:x0 + side] = np.round(alpha * patch + (1 - alpha) * region).astype(np.uint8)
@@ -253,7 +286,7 @@ def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, 
     faces = np.concatenate(faces)
     seconds["generate"] = time.perf_counter() - start
     start = time.perf_counter()
-    frames = np.stack([paste(photo, face, box) for face in faces])
+    frames = np.stack([paste(photo, face, box, landmarks=(source_lm, points)) for face, points in zip(faces, wanted)])
     seconds["paste"] = time.perf_counter() - start
     return PhotoAnimation(frames, faces, crop, fps, box, notes, seconds)
 

@@ -10,7 +10,7 @@ import torch
 
 import s2d
 from s2d import landmarks as lm
-from s2d.animation import AnimateError, best_reference_frame, paste, paste_alpha
+from s2d.animation import AnimateError, best_reference_frame, face_alpha, paste, paste_alpha
 from s2d.cli import main
 from s2d.config import load_config
 from s2d.data import format as fmt
@@ -114,6 +114,29 @@ def test_paste_alpha_is_round_and_smooth():
     assert alpha[32, 32] == 1 and alpha[0].max() < 0.01 and alpha[:, 0].max() < 0.01  # fades out at every edge
     assert np.abs(np.diff(alpha, axis=0)).max() < 0.2 and np.abs(np.diff(alpha, axis=1)).max() < 0.2  # no edge
     assert np.allclose(alpha, alpha.T) and np.allclose(alpha, alpha[::-1])
+
+
+def test_face_alpha_covers_the_face_where_it_is_and_where_it_moves_and_nothing_else(synth_vox):
+    source = fmt.read_annotations(synth_vox, "test", fmt.video_ids(synth_vox, "test")[0])["landmarks"][0]
+    alpha = face_alpha(64, source)[..., 0]
+    nose, chin = np.round(source[lm.NOSE_BASE[2]]).astype(int), np.round(source[8]).astype(int)
+    assert alpha[nose[1], nose[0]] > 0.99 and alpha[chin[1] - 1, chin[0]] > 0.5  # the face is the generated one
+    assert alpha[-1].max() == 0 and alpha[:, 0].max() == 0 and alpha[:, -1].max() == 0  # no crop border shows
+    below_the_chin = alpha[min(63, chin[1] + 12):, :].max()
+    assert below_the_chin < 0.05  # the neck, shoulders and background beyond the margin stay the photo's
+    assert np.abs(np.diff(alpha, axis=0)).max() < 0.35 and np.abs(np.diff(alpha, axis=1)).max() < 0.35  # feathered
+    moved = source + np.array([10.0, 0.0])  # the generated frame moves the head right: its face is pasted too
+    wider = face_alpha(64, source, moved)[..., 0]
+    right = np.round(moved[16]).astype(int)
+    assert wider[right[1], right[0]] > 0.5 > alpha[right[1], right[0] + 4] and (wider >= alpha - 1e-6).all()
+
+
+def test_paste_with_landmarks_keeps_the_photo_outside_the_face(synth_vox):
+    source = fmt.read_annotations(synth_vox, "test", fmt.video_ids(synth_vox, "test")[0])["landmarks"][0]
+    photo = np.zeros((100, 100, 3), np.uint8)
+    out = paste(photo, np.full((64, 64, 3), 255, np.uint8), (0, 0, 96), landmarks=(source,))
+    nose = np.round(source[lm.NOSE_BASE[2]] * 1.5).astype(int)
+    assert out[nose[1], nose[0]].min() == 255 and out[95].max() == 0 and out[:, :4].max() == 0
 
 
 def test_several_faces_use_the_largest_and_say_so(checkpoint, inputs, tmp_path, capsys):
