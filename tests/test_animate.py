@@ -59,6 +59,34 @@ def test_animate_writes_the_photo_with_the_face_animated(checkpoint, inputs, tmp
     assert np.abs(frames[:, :, :30].astype(int) - inputs["photo_pixels"][None, :, :30]).mean() < 3
 
 
+def test_without_a_checkpoint_animate_uses_the_default_model_once_the_inputs_are_known(checkpoint, inputs, tmp_path,
+                                                                                      monkeypatch, capsys):
+    from s2d.repro import animate_model
+
+    calls = []
+    monkeypatch.setattr(animate_model, "default_checkpoint", lambda **kw: calls.append(kw) or checkpoint)
+    assert run("--source", tmp_path / "missing.png", "--driving", inputs["video"], "--out", tmp_path / "a.mp4") == 2
+    assert calls == [] and "missing.png: no such file" in capsys.readouterr().err  # nothing built for a typo
+    assert run("--source", inputs["photo"], "--driving", inputs["video"], "--out", tmp_path / "b.mp4") == 0
+    assert len(calls) == 1 and (tmp_path / "b.mp4").is_file()
+    assert len(s2d.animate(inputs["photo"], inputs["video"], progress=False).frames) == inputs["frames"]
+    assert len(calls) == 2
+
+
+def test_the_default_model_is_built_once_then_found_in_the_run_cache(synth_vox, synth_ff, tmp_path, monkeypatch):
+    from s2d.repro import animate_model, cache, plan
+
+    for module in (plan, cache):  # synth-ff plays the real clips
+        monkeypatch.setattr(module, "real_data", lambda root=plan.REAL_ROOT: synth_ff)
+    said = []
+    first = animate_model.default_checkpoint("smoke", tmp_path / "data", tmp_path / "runs", False, said.append)
+    assert first.is_file() and first.is_relative_to(tmp_path / "runs" / "smoke")
+    assert [line for line in said if "training the default real-face model" in line]
+    said.clear()
+    assert animate_model.default_checkpoint("smoke", tmp_path / "data", tmp_path / "runs", False, said.append) == first
+    assert said == []  # found in the cache: nothing trained, nothing announced
+
+
 def test_python_api_returns_frames_and_takes_landmarks(checkpoint, inputs, tmp_path):
     result = s2d.animate(inputs["photo"], inputs["video"], checkpoint, relative=False, progress=False)
     assert result.frames.shape == (inputs["frames"], 320, 400, 3) and result.frames.dtype == np.uint8

@@ -4,7 +4,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "s2d"
-ENTRY_POINTS = {"cli.py", "__main__.py"}  # `s2d reproduce` and `s2d bench` reach the machinery from the CLI
+# `s2d reproduce` and `s2d bench` reach the machinery from the CLI; s2d.animate() and s2d animate find their default
+# model in the run cache (s2d.repro.animate_model)
+ENTRY_POINTS = {"cli.py", "__main__.py", "__init__.py"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -70,22 +70,27 @@ def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
 
 
 def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
-            progress: bool = True, landmarks: Path | None = None) -> tuple[Path, bool]:
+            progress: bool = True, landmarks: Path | None = None,
+            announce: Callable[[], None] | None = None) -> tuple[Path, bool]:
     """The checkpoint of ``config`` trained on ``data_root`` (with the detected ``landmarks`` if given),
-    and whether it was trained now: trains it (or resumes an interrupted run) when no finished one is cached."""
+    and whether it was trained now: trains it (or resumes an interrupted run) when no finished one is cached,
+    calling ``announce()`` first."""
     data_root = Path(data_root)
     out = runs_root / config.profile / f"{name}-{run_key(config, data_root, landmarks)}"
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file() and load_checkpoint(ckpt, config)["step"] >= config.train.steps:
         return ckpt, False
+    if announce is not None:
+        announce()
     return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
 
 
-def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
-                progress: bool = True) -> tuple[Path, Path | None, bool]:
+def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, progress: bool = True,
+                announce: Callable[[], None] | None = None) -> tuple[Path, Path | None, bool]:
     """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
     it was trained now; builds the data, trains the detector and finds its landmarks, and trains the model, each
-    only when not cached. ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    only when not cached (``announce()`` before training the model). ``data_root`` is the SynthTalk folder of
+    every variant (``data/synthtalk``)."""
     data = data_for(run, data_root, progress)
     # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
     profile = replace(run.config, seed=run.data_seed)
@@ -93,7 +98,7 @@ def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
                                                                  data_root, progress)
     if run.with_real:
         data = with_real_clips(run.config, data)
-    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found)
+    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found, announce)
     return ckpt, found, fresh
 
 

