@@ -13,7 +13,7 @@ from s2d.baselines.equivariance import RandomTransform, equivariance_losses
 from s2d.baselines.fomm import KeypointAnimator, hull_area, relative_keypoints
 from s2d.baselines.keypoints import KeypointDetector, Keypoints
 from s2d.config import ConfigError, load_config
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
 
 ARCHS = ["first-order", "monkey-net"]
 SMOKE = ["train.num_workers=0"]

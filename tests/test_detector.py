@@ -12,10 +12,11 @@ from s2d import landmarks as lm
 from s2d import metrics
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
-from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps, to_normalised, to_pixels
+from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
 from s2d.detector.fan import FAN, load_fan4_state
 from s2d.detector.sbr import sbr_loss, track_batch, track_points
 from s2d.detector.train import Detector, DetectorConfig, build_model, profile_config, train
+from s2d.geometry import to_normalised, to_pixels
 
 # ----------------------------------------------------------------------------- decoding
 

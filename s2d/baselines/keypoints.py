@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
 from s2d.models.hourglass import LandmarkHourglass
 
 TEMPERATURE = 0.1  # FOMM vox-256 kp_detector_params.temperature

@@ -24,7 +24,7 @@ them. The ``paper`` profile reads WFLW instead (:mod:`s2d.detector.wflw`).
 
 Inputs: frames are resized (bilinear, antialiased) to ``input_size`` square pixels
 whatever their size; coordinates travel in normalised form (see
-:mod:`s2d.detector.decode`), so predictions map back to the frames exactly. The
+:mod:`s2d.geometry`), so predictions map back to the frames exactly. The
 ``cpu`` profile upsamples SynthTalk's 64 px frames to 128 px, which gives 32 x 32
 heatmaps, two frame pixels per heatmap pixel (at 64 px input the heatmaps would be
 16 x 16); the ``paper`` profile is FAN4 itself at 256 px. SBR tracks with
@@ -54,18 +54,11 @@ from s2d import landmarks as lm
 from s2d.checkpoint import CheckpointError
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
-from s2d.detector.decode import (
-    argmax_decode,
-    dsnt,
-    gaussian_heatmaps,
-    js_regulariser,
-    softmax_heatmaps,
-    to_normalised,
-    to_pixels,
-)
+from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
 from s2d.detector.fan import FAN, FAN4_DEPTH, FAN4_FEATURES, FAN4_STACKS, from_pretrained_fan4
 from s2d.detector.sbr import sbr_loss, track_batch
 from s2d.detector.wflw import WFLWLabelled, is_wflw
+from s2d.geometry import gaussian_heatmaps_sigma_px, to_normalised, to_pixels
 from s2d.io import atomic_path, write_json
 from s2d.runtime import git_commit, pick_device, seed_everything
 
@@ -246,7 +239,7 @@ def supervised_losses(config: DetectorConfig, outputs: list[torch.Tensor], targe
         return (per_point * weights).sum() / total
 
     if not config.uses_dsnt:
-        goal = gaussian_heatmaps(targets, *outputs[0].shape[-2:], sigma=config.heatmap_sigma)
+        goal = gaussian_heatmaps_sigma_px(targets, *outputs[0].shape[-2:], sigma=config.heatmap_sigma)
         return {"heatmap": sum(mean(((heatmaps - goal) ** 2).mean(dim=(-2, -1))) for heatmaps in outputs)}
     coords = regulariser = torch.zeros((), device=targets.device)
     for heatmaps in outputs:
