@@ -10,6 +10,7 @@ import torch
 
 from s2d import landmarks as lm
 from s2d import metrics
+from s2d.checkpoint import CheckpointError
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
 from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
@@ -258,3 +259,16 @@ def test_config_rejects_bad_settings():
         DetectorConfig(variant="FAN4+SBR")
     with pytest.raises(ValueError, match="multiple of 64"):
         DetectorConfig(input_size=200)
+
+
+def test_detector_checkpoint_errors_are_clear(tmp_path):
+    with pytest.raises(CheckpointError, match="s2d-detector checkpoint not found"):
+        Detector.load(tmp_path / "none.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a zip file at all")
+    with pytest.raises(CheckpointError, match="not a readable s2d-detector checkpoint"):
+        Detector.load(broken)
+    generator = tmp_path / "generator.pt"
+    torch.save({"model_name": "s2d", "model": {}}, generator)
+    with pytest.raises(CheckpointError, match="is a checkpoint of 's2d', not of 's2d-detector'"):
+        Detector.load(generator)

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 
 from s2d import __version__
 from s2d import landmarks as lm
-from s2d.checkpoint import CheckpointError
+from s2d.checkpoint import CheckpointError, read_checkpoint
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
 from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
@@ -392,16 +392,7 @@ class Detector:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Detector:
         """The detector of a ``checkpoint.pt`` written by :func:`train`, on ``device`` (``auto``: CUDA if present)."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"detector checkpoint not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # a truncated or foreign file: say which
-            raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
-        if not isinstance(state, dict) or state.get("model_name") != MODEL_NAME:
-            name = state.get("model_name") if isinstance(state, dict) else type(state).__name__
-            raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{MODEL_NAME}'")
+        state = read_checkpoint(path, MODEL_NAME)
         try:
             config = DetectorConfig(**state["config"])
         except TypeError as err:
