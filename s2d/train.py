@@ -169,7 +169,7 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
         _snapshot(out_dir, config, 0, model)
     for step, batch in enumerate(loader, start=start + 1):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        losses = _train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
+        losses = train_step(config, net_g, net_d, perceptual, opt_g, opt_d, batch, _step_generator(config, step, ddp))
         sched_g.step()
         if sched_d is not None:
             sched_d.step()
@@ -207,8 +207,8 @@ def _step_generator(config: Config, step: int, ddp: _Dist) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict,
-                generator: torch.Generator | None = None) -> dict[str, float]:
+def train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: dict,
+               generator: torch.Generator | None = None) -> dict[str, float]:
     """One generator (and discriminator) update; ``generator`` draws the baselines' random transforms
     (the global RNG when None)."""
     w = config.loss

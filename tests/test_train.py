@@ -16,7 +16,7 @@ from s2d.data import format as fmt
 from s2d.data.loaders import NO_AUGMENT, PairDataset
 from s2d.losses import PerceptualPyramid
 from s2d.checkpoint import CheckpointError, load_checkpoint
-from s2d.train import _train_step, build_models, train
+from s2d.train import train_step, build_models, train
 
 SMOKE = ["train.num_workers=0"]
 
@@ -37,7 +37,7 @@ def test_overfitting_one_batch_makes_the_loss_fall(synth_vox):
     batch = torch.utils.data.default_collate([pairs[i] for i in range(4)])
     opt_g = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999)) if disc else None
-    losses = [_train_step(config, model, disc, perceptual, opt_g, opt_d, batch) for _ in range(40)]
+    losses = [train_step(config, model, disc, perceptual, opt_g, opt_d, batch) for _ in range(40)]
     first, last = losses[0], losses[-1]
     assert last["perceptual"] < 0.7 * first["perceptual"]
     assert last["l1"] < first["l1"]

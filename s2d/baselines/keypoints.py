@@ -38,6 +38,11 @@ class Keypoints:
         pick = (lambda t: None if t is None else t[index])
         return Keypoints(self.value[index], pick(self.jacobian), pick(self.heatmap))
 
+    def expand(self, batch: int) -> "Keypoints":
+        """The keypoints of one image repeated for a batch of ``batch`` (views, as ``Tensor.expand``)."""
+        grow = (lambda t: None if t is None else t.expand(batch, *t.shape[1:]))
+        return Keypoints(grow(self.value), grow(self.jacobian), grow(self.heatmap))
+
 
 class FeatureHourglass(LandmarkHourglass):
     """s2d's hourglass without landmarks (instance norms, no AdaIN, no Add_Motion), returning its last

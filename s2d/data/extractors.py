@@ -231,7 +231,7 @@ def _largest_first(meshes: list[np.ndarray]) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=1)
-def _dlib_models() -> tuple[Any, Any]:
+def dlib_models() -> tuple[Any, Any]:
     """dlib's HOG face detector and 68-point shape predictor, loaded once per process."""
     import dlib
 
@@ -254,7 +254,7 @@ class DlibExtractor(LandmarkExtractor):
     estimated = (lm.LEFT_PUPIL, lm.RIGHT_PUPIL, *lm.LEFT_IRIS_EDGE, *lm.RIGHT_IRIS_EDGE)
 
     def __init__(self, video: bool = False):
-        self._detector, self._predictor = _dlib_models()
+        self._detector, self._predictor = dlib_models()
         self._video = video
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:

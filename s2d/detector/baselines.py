@@ -38,7 +38,7 @@ import torch
 
 from s2d import landmarks as lm
 from s2d import weights
-from s2d.data.extractors import DlibExtractor, LandmarkExtractor, _dlib_models, estimate_pupils, get_extractor
+from s2d.data.extractors import DlibExtractor, LandmarkExtractor, dlib_models, estimate_pupils, get_extractor
 
 MIN_SIDE = 256
 FALLBACK_THRESHOLD = -0.8  # dlib HOG score (its default threshold is 0)
@@ -144,7 +144,7 @@ class DlibBaseline(_ExtractorBaseline):
         points = self._extractor(image)
         if points is not None:
             return points
-        detector, predictor = _dlib_models()
+        detector, predictor = dlib_models()
         rects, scores, _ = detector.run(image, 0, FALLBACK_THRESHOLD)
         least = FALLBACK_MIN_SIDE * min(image.shape[:2])
         windows = [(score, rect) for score, rect in zip(scores, rects) if min(rect.width(), rect.height()) >= least]

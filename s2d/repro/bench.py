@@ -182,7 +182,6 @@ class Setup:
 
 def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     """The stages of S2D and FOMM animating the setup's driving frames (see the module docstring)."""
-    from s2d.baselines.fomm import _expand
     from s2d.models.generator import compose, warp
 
     s2d, fomm, device, options = setup.s2d, setup.fomm, setup.device, setup.options
@@ -195,7 +194,7 @@ def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     with torch.inference_mode(), autocast(device, options):
         motion = s2d.dense_motion(sources, source_lm, driving_lm)
         kp_source = fomm.detect(setup.source)[0]
-        kp_source = _expand(kp_source, batch)
+        kp_source = kp_source.expand(batch)
         kp_driving = fomm.detect(driving)[0]
         fomm_motion = fomm.dense_motion(sources, kp_source, kp_driving)
 
@@ -386,7 +385,7 @@ def memory(device: torch.device, resolutions=RESOLUTIONS, batches=BATCHES, width
 def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, steps: int = 3) -> pd.DataFrame:
     """Training steps per second of S2D and FOMM (batch 8, the ``widths`` profile's losses) on random pairs."""
     from s2d.losses import PerceptualPyramid
-    from s2d.train import _train_step, build_models, generator_lr
+    from s2d.train import train_step, build_models, generator_lr
 
     rows = []
     for size in resolutions:
@@ -409,7 +408,7 @@ def training(device: torch.device, resolutions=(64, 128), widths: str = WIDTHS, 
             batch = {k: v.to(device) for k, v in batch.items()}
 
             def step():
-                _train_step(config, net, disc, perceptual, opt_g, opt_d, batch)
+                train_step(config, net, disc, perceptual, opt_g, opt_d, batch)
 
             seconds, calls = timed(step, device, min_time=0, max_calls=steps)
             rows.append({"widths": widths, "model": model_name, "device": str(device), "resolution": size,
