@@ -9,6 +9,7 @@ import torch
 
 from s2d.config import Config, config_from_dict
 from s2d.io import atomic_path
+from s2d.models import build_model
 
 MODEL_NAME = "s2d"
 
@@ -64,8 +65,6 @@ def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str,
 def load_model(path: str | Path, device: torch.device | str = "cpu"):
     """The trained model of a checkpoint (S2D, or the baseline its ``model.architecture`` names), in eval
     mode on ``device``, and its config."""
-    from s2d.baselines import build_model
-
     state = load_checkpoint(path)
     config = config_from_dict(state["config"], origin=str(path))
     model = build_model(config)

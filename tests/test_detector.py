@@ -16,7 +16,7 @@ from s2d.data.loaders import to_tensor
 from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
 from s2d.detector.fan import FAN, load_fan4_state
 from s2d.detector.sbr import sbr_loss, track_batch, track_points
-from s2d.detector.train import Detector, DetectorConfig, build_model, profile_config, train
+from s2d.detector.train import Detector, DetectorConfig, build_detector, profile_config, train
 from s2d.geometry import to_normalised, to_pixels
 
 # ----------------------------------------------------------------------------- decoding
@@ -205,7 +205,7 @@ def _nme(detector: Detector, root) -> float:
 def test_detector_learns_on_synthtalk(synth_vox, tmp_path):
     config = profile_config("smoke", "FAN4+DSNT", device="cpu")
     torch.manual_seed(config.seed)
-    before = _nme(Detector(build_model(config), config), synth_vox)
+    before = _nme(Detector(build_detector(config), config), synth_vox)
     ckpt = train(config, synth_vox, tmp_path, progress=False)
     detector = Detector.load(ckpt, device="cpu")
     after = _nme(detector, synth_vox)

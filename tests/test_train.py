@@ -16,7 +16,7 @@ from s2d.data import format as fmt
 from s2d.data.loaders import NO_AUGMENT, PairDataset
 from s2d.losses import PerceptualPyramid
 from s2d.checkpoint import CheckpointError, load_checkpoint
-from s2d.train import train_step, build_models, train
+from s2d.train import build_models, train, train_step
 
 SMOKE = ["train.num_workers=0"]
 

@@ -141,7 +141,8 @@ def profile_config(profile: str, variant: str, **changes: Any) -> DetectorConfig
     return dataclasses.replace(PROFILES[profile], variant=variant, **changes)
 
 
-def build_model(config: DetectorConfig) -> FAN:
+def build_detector(config: DetectorConfig) -> FAN:
+    """The FAN network of a detector config (untrained)."""
     return FAN(config.stacks, config.num_landmarks, config.features, config.depth)
 
 
@@ -295,7 +296,7 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
     data_root, out_dir = Path(data_root), Path(out_dir)
     device = pick_device(config.device)
     seed_everything(config.seed)
-    model = build_model(config)
+    model = build_detector(config)
     pretrained, start = _initialise(model, config)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -397,7 +398,7 @@ class Detector:
             config = DetectorConfig(**state["config"])
         except TypeError as err:
             raise CheckpointError(f"{path}: its detector settings do not fit this version of s2d ({err})") from None
-        model = build_model(config)
+        model = build_detector(config)
         model.load_state_dict(state["state_dict"])
         return cls(model, config, pick_device(device))
 

@@ -87,7 +87,7 @@ def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
     the source and of the driving frame, the dense motion and the generator."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2d.baselines import build_model
+    from s2d.models import build_model
 
     config = load_config(profile, [f"model.architecture={architecture}"])
     model = build_model(config).eval()
@@ -155,9 +155,8 @@ class Setup:
 
     @classmethod
     def build(cls, widths: str, size: int, batch: int, device: torch.device, options: InferenceOptions) -> Setup:
-        from s2d.baselines import build_model
-        from s2d.detector.train import Detector, profile_config
-        from s2d.detector.train import build_model as build_detector
+        from s2d.detector.train import Detector, build_detector, profile_config
+        from s2d.models import build_model
 
         torch.manual_seed(0)
         s2d = prepare(build_model(load_config(widths, [f"data.resolution={size}"])), device, options)
