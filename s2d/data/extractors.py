@@ -95,7 +95,8 @@ class ExtractorError(RuntimeError):
 
 
 class LandmarkExtractor(abc.ABC):
-    """Finds s2d's 74 landmarks on one RGB frame at a time.
+    """Finds s2d's 74 landmarks on one RGB frame at a time: the extractors here, which label real
+    videos, and the pretrained detectors of Table 5 (:mod:`s2d.detector.baselines`).
 
     ``name`` is the registry name, ``num_points`` how many points the detector
     itself outputs, and ``estimated`` which of the 74 it does not detect but
@@ -157,6 +158,11 @@ def estimate_pupils(ibug: np.ndarray) -> np.ndarray:
         out[2 + 2 * k] = pupil - offset
         out[3 + 2 * k] = pupil + offset
     return out
+
+
+def with_estimated_pupils(ibug: np.ndarray) -> np.ndarray:
+    """The 68 iBUG points ``(68, 2)`` and the pupils and iris edges estimated from them, ``(74, 2)`` float32."""
+    return np.concatenate([ibug, estimate_pupils(ibug)]).astype(np.float32)
 
 
 class MediaPipeExtractor(LandmarkExtractor):
@@ -269,7 +275,7 @@ class DlibExtractor(LandmarkExtractor):
             return None
         shape = self._predictor(frame, max(rects, key=lambda r: r.area()))
         ibug = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-        return np.concatenate([ibug, estimate_pupils(ibug)]).astype(np.float32)
+        return with_estimated_pupils(ibug)
 
 
 def _check_frame(frame: np.ndarray) -> np.ndarray:

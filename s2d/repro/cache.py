@@ -190,7 +190,8 @@ def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path
 
 def detector_identity(name: str, checkpoint: Path | None) -> str:
     """What names a detector's output: its name and its weights (or its code, for the pretrained baselines)."""
-    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(("detector/baselines.py",))
+    code = ("detector/baselines.py", "data/extractors.py")
+    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(code)
     return f"{name}:{weights}"
 
 
