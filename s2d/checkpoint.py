@@ -9,6 +9,7 @@ import torch
 
 from s2d.config import Config, config_from_dict
 from s2d.io import atomic_path
+from s2d.models import build_model
 
 MODEL_NAME = "s2d"
 
@@ -23,18 +24,30 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         torch.save({"model_name": MODEL_NAME, **state}, tmp)
 
 
-def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str, Any]:
-    """Read a checkpoint; refuse one of another model, or (given ``config``) of incompatible settings."""
+def read_checkpoint(path: str | Path, model_name: str = MODEL_NAME) -> dict[str, Any]:
+    """The state a checkpoint file of ``model_name`` holds, read safely (``weights_only``, onto the CPU).
+
+    A missing file, an unreadable one (truncated, or not a checkpoint) and a checkpoint of another
+    model each raise a :class:`CheckpointError` that says so in one line.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"{model_name} checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which
-        raise CheckpointError(f"{path} is not a readable s2d checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(state, dict) or state.get("model_name") != MODEL_NAME:
+        reason = f"{type(err).__name__}: {err}"
+        raise CheckpointError(f"{path} is not a readable {model_name} checkpoint ({reason})") from None
+    if not isinstance(state, dict) or state.get("model_name") != model_name:
         name = state.get("model_name") if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{MODEL_NAME}'")
+        raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{model_name}'")
+    return state
+
+
+def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str, Any]:
+    """Read an s2d checkpoint (:func:`read_checkpoint`); refuse one of another model, or (given ``config``)
+    of incompatible settings."""
+    state = read_checkpoint(path)
     if config is not None:
         for section in ("model", "data"):
             theirs, ours = state["config"][section], getattr(config, section).__dict__
@@ -52,8 +65,6 @@ def load_checkpoint(path: str | Path, config: Config | None = None) -> dict[str,
 def load_model(path: str | Path, device: torch.device | str = "cpu"):
     """The trained model of a checkpoint (S2D, or the baseline its ``model.architecture`` names), in eval
     mode on ``device``, and its config."""
-    from s2d.baselines import build_model
-
     state = load_checkpoint(path)
     config = config_from_dict(state["config"], origin=str(path))
     model = build_model(config)

@@ -134,12 +134,12 @@ class KeypointFrames:
 
     @torch.inference_mode()
     def __call__(self, driving: torch.Tensor) -> torch.Tensor:
-        from s2d.baselines.fomm import _expand, relative_keypoints
+        from s2d.baselines.fomm import relative_keypoints
 
         n = len(driving)
         with autocast(self.device, self.options):
             kp_driving = self.model.detect(driving)[0]
             if self.kp_first is not None:
                 kp_driving = relative_keypoints(self.kp_source, kp_driving, self.kp_first)
-            out = self.model.generate(self.source.expand(n, -1, -1, -1), _expand(self.kp_source, n), kp_driving)
+            out = self.model.generate(self.source.expand(n, -1, -1, -1), self.kp_source.expand(n), kp_driving)
         return out.prediction.float()

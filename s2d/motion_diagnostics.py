@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from s2d import landmarks as lm
 from s2d.data import format as fmt
 from s2d.data.loaders import VideoFrames
-from s2d.models.dense_motion import DenseMotion, identity_grid, to_normalised
+from s2d.geometry import identity_grid, to_normalised, to_pixels
+from s2d.models.dense_motion import DenseMotion
 
 BACKGROUND = fmt.PARSING_LABELS.index("background")
 NEAR_HEAD_PX = 4
@@ -49,18 +50,13 @@ COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "p
            "background_flow_px", "far_background_flow_px", "mask_ring", "border_jump_px")
 
 
-def to_pixels(grid: torch.Tensor, size: int) -> torch.Tensor:
-    """Normalised sampling positions (x, y in [-1, 1]) -> pixel coordinates of a size x size frame."""
-    return (grid + 1) * size / 2 - 0.5
-
-
 def sampled_at(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """The map's sampling positions (pixels) at ``points`` (B, N, 2) in pixels of the driving frame."""
     size = grid.shape[1]
-    where = to_normalised(points, size)[:, :, None, :]
+    where = to_normalised(points, size, size)[:, :, None, :]
     values = F.grid_sample(grid.permute(0, 3, 1, 2), where, mode="bilinear", padding_mode="border",
                            align_corners=False)  # (B, 2, N, 1)
-    return to_pixels(values[..., 0].transpose(1, 2), size)
+    return to_pixels(values[..., 0].transpose(1, 2), size, size)
 
 
 def transfer_error(grid: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,6 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from s2d import __version__
-from s2d.baselines import build_model
 from s2d.baselines.equivariance import RandomTransform, equivariance_losses
 from s2d.checkpoint import MODEL_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from s2d.config import Config
@@ -46,6 +45,7 @@ from s2d.losses import (
     parsing_prior_loss,
     total_loss,
 )
+from s2d.models import build_model
 from s2d.models.discriminator import MultiScaleDiscriminator
 from s2d.runtime import git_commit, pick_device, seed_everything
 

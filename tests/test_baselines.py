@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-from s2d.baselines import build_model
 from s2d.baselines.equivariance import RandomTransform, equivariance_losses
 from s2d.baselines.fomm import KeypointAnimator, hull_area, relative_keypoints
 from s2d.baselines.keypoints import KeypointDetector, Keypoints
 from s2d.config import ConfigError, load_config
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
+from s2d.models import build_model
 
 ARCHS = ["first-order", "monkey-net"]
 SMOKE = ["train.num_workers=0"]
@@ -297,7 +297,7 @@ def test_the_protocols_run_a_baseline_through_its_animator(synth_vox, smoke_conf
     import dataclasses
 
     from s2d import evaluate
-    from s2d.baselines import FrameDrivenAnimator, animator, build_model
+    from s2d.baselines import FrameDrivenAnimator, animator
     from s2d.config import EvalConfig
 
     config = dataclasses.replace(smoke_config, model=dataclasses.replace(smoke_config.model, architecture="first-order"))

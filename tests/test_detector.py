@@ -10,13 +10,15 @@ import torch
 
 from s2d import landmarks as lm
 from s2d import metrics
+from s2d.checkpoint import CheckpointError
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
-from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps, to_normalised, to_pixels
+from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
 from s2d.detector.fan import FAN, load_fan4_state
 from s2d.detector.sbr import sbr_loss, track_batch, track_points
 from s2d.config import DetectorConfig
-from s2d.detector.train import Detector, build_model, profile_config, train
+from s2d.detector.train import Detector, build_detector, profile_config, train
+from s2d.geometry import to_normalised, to_pixels
 
 # ----------------------------------------------------------------------------- decoding
 
@@ -204,7 +206,7 @@ def _nme(detector: Detector, root) -> float:
 def test_detector_learns_on_synthtalk(synth_vox, tmp_path):
     config = profile_config("smoke", "FAN4+DSNT", device="cpu")
     torch.manual_seed(config.seed)
-    before = _nme(Detector(build_model(config), config), synth_vox)
+    before = _nme(Detector(build_detector(config), config), synth_vox)
     ckpt = train(config, synth_vox, tmp_path, progress=False)
     detector = Detector.load(ckpt, device="cpu")
     after = _nme(detector, synth_vox)
@@ -258,3 +260,16 @@ def test_config_rejects_bad_settings():
         DetectorConfig(variant="FAN4+SBR")
     with pytest.raises(ValueError, match="multiple of 64"):
         DetectorConfig(input_size=200)
+
+
+def test_detector_checkpoint_errors_are_clear(tmp_path):
+    with pytest.raises(CheckpointError, match="s2d-detector checkpoint not found"):
+        Detector.load(tmp_path / "none.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a zip file at all")
+    with pytest.raises(CheckpointError, match="not a readable s2d-detector checkpoint"):
+        Detector.load(broken)
+    generator = tmp_path / "generator.pt"
+    torch.save({"model_name": "s2d", "model": {}}, generator)
+    with pytest.raises(CheckpointError, match="is a checkpoint of 's2d', not of 's2d-detector'"):
+        Detector.load(generator)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from s2d import inference
-from s2d.baselines import build_model
 from s2d.config import load_config
+from s2d.models import build_model
 
 
 def _trained_like(model):

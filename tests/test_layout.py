@@ -29,8 +29,9 @@ def test_no_library_module_imports_the_reproduction_machinery():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_no_module_imports_a_private_name_of_another_reproduction_module():
-    for path in (PACKAGE / "repro").glob("*.py"):
+def test_no_module_imports_a_private_name_of_another_module():
+    for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("s2d.repro"):
-                assert not [a.name for a in node.names if a.name.startswith("_")], (path.name, node.module)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("s2d"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                assert not private, (path.relative_to(PACKAGE).as_posix(), node.module, private)

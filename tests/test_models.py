@@ -12,7 +12,8 @@ from s2d.losses import (
     parsing_prior_loss,
 )
 from s2d.models.adain import AddMotion, LandmarkAdaIN
-from s2d.models.dense_motion import LocalBranch, identity_grid
+from s2d.geometry import identity_grid
+from s2d.models.dense_motion import LocalBranch
 from s2d.models.discriminator import MultiScaleDiscriminator
 from s2d.models.s2d import S2DModel
 

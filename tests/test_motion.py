@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from s2d.checkpoint import load_model
 from s2d.config import load_config
-from s2d.models.dense_motion import crop_window, fuse, identity_grid, paste_local
+from s2d.geometry import identity_grid
+from s2d.models.dense_motion import crop_window, fuse, paste_local
 from s2d.models.landmark_warps import affine_fit, candidate_offsets, tps_apply, tps_fit
 from s2d.models.s2d import S2DModel
 from s2d.train import train

@@ -16,7 +16,7 @@ from s2d.data import format as fmt
 from s2d.data.loaders import NO_AUGMENT, PairDataset
 from s2d.losses import PerceptualPyramid
 from s2d.checkpoint import CheckpointError, load_checkpoint
-from s2d.train import train_step, build_models, train
+from s2d.train import build_models, train, train_step
 
 SMOKE = ["train.num_workers=0"]
 
@@ -145,7 +145,7 @@ def test_train_and_evaluate_cli_run_a_baseline(synth_vox, tmp_path, capsys):
 
 def test_zero_landmark_motion_stays_near_the_identity_warp_after_training(synth_vox, tmp_path):
     from s2d.checkpoint import load_model
-    from s2d.models.dense_motion import identity_grid
+    from s2d.geometry import identity_grid
 
     config = load_config("smoke", [*SMOKE, "train.steps=10"])
     model, _ = load_model(train(config, synth_vox, tmp_path / "run", progress=False))

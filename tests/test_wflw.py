@@ -8,8 +8,8 @@ from PIL import Image
 
 from s2d import landmarks as lm
 from s2d.detector import wflw
-from s2d.detector.decode import to_pixels
 from s2d.detector.train import profile_config, train
+from s2d.geometry import to_pixels
 
 
 def fake_wflw(root, faces=3, seed=0):

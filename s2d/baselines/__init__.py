@@ -9,7 +9,7 @@ One small file per network, as first-order-model's ``modules/``:
 - ``fomm.py``: :class:`KeypointAnimator`, the first-order motion model and our Monkey-Net
   (FOMM at zeroth order), with S2D's generator; relative animation.
 
-:func:`build_model` builds whichever model a config's ``model.architecture`` names, and
+:func:`s2d.models.build_model` builds whichever model a config's ``model.architecture`` names;
 :func:`animator` wraps any of them as the evaluation protocols call it (:class:`s2d.evaluate.Animator`).
 """
 
@@ -19,19 +19,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-
-from s2d.config import Config
-
-
-def build_model(config: Config) -> nn.Module:
-    """S2DModel for ``model.architecture: s2d``, KeypointAnimator for ``first-order`` and ``monkey-net``."""
-    if config.model.architecture == "s2d":
-        from s2d.models.s2d import S2DModel
-
-        return S2DModel(config)
-    from s2d.baselines.fomm import KeypointAnimator
-
-    return KeypointAnimator(config)
 
 
 class FrameDrivenAnimator:

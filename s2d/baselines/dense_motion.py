@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2d.baselines.keypoints import FeatureHourglass, Keypoints, downscale, inverse_2x2
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import gaussian_heatmaps_variance, identity_grid
 from s2d.models.generator import warp
 
 KP_VARIANCE = 0.01  # FOMM's kp_variance of the Gaussian heatmaps
@@ -39,13 +39,6 @@ class KeypointMotion:
     grid: torch.Tensor  # (B, H, W, 2) the dense motion, full size: where each driving pixel samples the source
     masks: torch.Tensor  # (B, K+1, h, w) the softmax masks over background + keypoints, at the motion scale
     occlusion: torch.Tensor | None  # (B, 1, H, W) in (0, 1), 1 = visible in the source (FOMM); None for Monkey-Net
-
-
-def gaussian_heatmaps(points: torch.Tensor, height: int, width: int, variance: float = KP_VARIANCE) -> torch.Tensor:
-    """exp(-|z - p|^2 / (2 variance)) for each point p of (B, K, 2), on the h x w grid: (B, K, h, w)."""
-    grid = identity_grid(1, height, width, points.device, points.dtype)  # (1, h, w, 2)
-    d2 = (grid[:, None] - points[:, :, None, None]).pow(2).sum(-1)
-    return torch.exp(-0.5 * d2 / variance)
 
 
 def sparse_motions(kp_source: Keypoints, kp_driving: Keypoints, height: int, width: int) -> torch.Tensor:
@@ -81,8 +74,8 @@ class KeypointDenseMotion(nn.Module):
     def forward(self, source: torch.Tensor, kp_source: Keypoints, kp_driving: Keypoints) -> KeypointMotion:
         small = downscale(source, self.inner)
         batch, channels, h, w = small.shape
-        heatmaps = (gaussian_heatmaps(kp_driving.value, h, w, self.variance)
-                    - gaussian_heatmaps(kp_source.value, h, w, self.variance))
+        heatmaps = (gaussian_heatmaps_variance(kp_driving.value, h, w, self.variance)
+                    - gaussian_heatmaps_variance(kp_source.value, h, w, self.variance))
         heatmaps = torch.cat([heatmaps.new_zeros(batch, 1, h, w), heatmaps], dim=1)  # background: zero
         motions = sparse_motions(kp_source, kp_driving, h, w)  # (B, K+1, h, w, 2)
         k1 = motions.shape[1]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from s2d.baselines.keypoints import Keypoints, inverse_2x2
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
 
 SIGMA_AFFINE = 0.05  # FOMM vox-256 transform_params
 SIGMA_TPS = 0.005

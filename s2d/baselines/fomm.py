@@ -123,7 +123,7 @@ class KeypointAnimator(nn.Module):
         if driving_first is not None:
             kp_driving = relative_keypoints(kp_source, kp_driving, kp[2], adapt_scale)
         source = source.expand(batch, -1, -1, -1)
-        return self.generate(source, _expand(kp_source, batch), _expand(kp_driving, batch))
+        return self.generate(source, kp_source.expand(batch), kp_driving.expand(batch))
 
 
 def relative_keypoints(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_first: Keypoints,
@@ -169,8 +169,3 @@ def hull_area(points: torch.Tensor) -> torch.Tensor:
         area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(hull, hull[1:] + hull[:1])))
         areas.append(area if math.isfinite(area) else 0.0)
     return torch.tensor(areas, dtype=points.dtype, device=points.device)
-
-
-def _expand(kp: Keypoints, batch: int) -> Keypoints:
-    grow = (lambda t: None if t is None else t.expand(batch, *t.shape[1:]))
-    return Keypoints(grow(kp.value), grow(kp.jacobian), grow(kp.heatmap))

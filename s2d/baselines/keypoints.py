@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
 from s2d.models.hourglass import LandmarkHourglass
 
 TEMPERATURE = 0.1  # FOMM vox-256 kp_detector_params.temperature
@@ -37,6 +37,11 @@ class Keypoints:
         """The keypoints of some batch items (``kp[2:4]``)."""
         pick = (lambda t: None if t is None else t[index])
         return Keypoints(self.value[index], pick(self.jacobian), pick(self.heatmap))
+
+    def expand(self, batch: int) -> "Keypoints":
+        """The keypoints of one image repeated for a batch of ``batch`` (views, as ``Tensor.expand``)."""
+        grow = (lambda t: None if t is None else t.expand(batch, *t.shape[1:]))
+        return Keypoints(grow(self.value), grow(self.jacobian), grow(self.heatmap))
 
 
 class FeatureHourglass(LandmarkHourglass):

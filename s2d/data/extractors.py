@@ -95,7 +95,8 @@ class ExtractorError(RuntimeError):
 
 
 class LandmarkExtractor(abc.ABC):
-    """Finds s2d's 74 landmarks on one RGB frame at a time.
+    """Finds s2d's 74 landmarks on one RGB frame at a time: the extractors here, which label real
+    videos, and the pretrained detectors of Table 5 (:mod:`s2d.detector.baselines`).
 
     ``name`` is the registry name, ``num_points`` how many points the detector
     itself outputs, and ``estimated`` which of the 74 it does not detect but
@@ -157,6 +158,11 @@ def estimate_pupils(ibug: np.ndarray) -> np.ndarray:
         out[2 + 2 * k] = pupil - offset
         out[3 + 2 * k] = pupil + offset
     return out
+
+
+def with_estimated_pupils(ibug: np.ndarray) -> np.ndarray:
+    """The 68 iBUG points ``(68, 2)`` and the pupils and iris edges estimated from them, ``(74, 2)`` float32."""
+    return np.concatenate([ibug, estimate_pupils(ibug)]).astype(np.float32)
 
 
 class MediaPipeExtractor(LandmarkExtractor):
@@ -231,7 +237,7 @@ def _largest_first(meshes: list[np.ndarray]) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=1)
-def _dlib_models() -> tuple[Any, Any]:
+def dlib_models() -> tuple[Any, Any]:
     """dlib's HOG face detector and 68-point shape predictor, loaded once per process."""
     import dlib
 
@@ -254,7 +260,7 @@ class DlibExtractor(LandmarkExtractor):
     estimated = (lm.LEFT_PUPIL, lm.RIGHT_PUPIL, *lm.LEFT_IRIS_EDGE, *lm.RIGHT_IRIS_EDGE)
 
     def __init__(self, video: bool = False):
-        self._detector, self._predictor = _dlib_models()
+        self._detector, self._predictor = dlib_models()
         self._video = video
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
@@ -269,7 +275,7 @@ class DlibExtractor(LandmarkExtractor):
             return None
         shape = self._predictor(frame, max(rects, key=lambda r: r.area()))
         ibug = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-        return np.concatenate([ibug, estimate_pupils(ibug)]).astype(np.float32)
+        return with_estimated_pupils(ibug)
 
 
 def _check_frame(frame: np.ndarray) -> np.ndarray:

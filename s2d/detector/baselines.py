@@ -1,13 +1,14 @@
 """Pretrained landmark detectors to compare ours with (Sec. 4.3.2, Table 5), behind one call interface.
 
-Every detector here, like the trained :class:`s2d.detector.train.Detector`, maps
-frames, float ``(B, 3, H, W)`` in [0, 1], to s2d's 74 landmarks ``(B, 74, 2)``
-float32 in pixels of those frames (order in :mod:`s2d.landmarks`, pixel centres at
-integer coordinates), with a row of NaN for each frame where no face is found.
-Each frame is detected on its own: no tracking from frame to frame, so the
-temporal jitter a detector has shows in SMS (Eq. 9), as for the paper's Dlib and
-FAN4. ``estimated`` lists the points a detector does not find but estimates
-from the others.
+Every detector here is a :class:`s2d.data.extractors.LandmarkExtractor`, the interface
+of the extractors that label real videos: one RGB uint8 frame in, s2d's 74 landmarks
+(or None) out, ``estimated`` the points it does not find but estimates from the others.
+:class:`FrameDetector` runs one as the trained :class:`s2d.detector.train.Detector` is
+called: frames, float ``(B, 3, H, W)`` in [0, 1], to ``(B, 74, 2)`` float32 in pixels
+of those frames (order in :mod:`s2d.landmarks`, pixel centres at integer
+coordinates), with a row of NaN for each frame where no face is found. Each frame is
+detected on its own: no tracking from frame to frame, so the temporal jitter a
+detector has shows in SMS (Eq. 9), as for the paper's Dlib and FAN4.
 
 - :class:`DlibBaseline` (``"dlib"``): dlib's HOG face detector and its iBUG-trained
   68-point predictor (:class:`s2d.data.extractors.DlibExtractor`); pupils and iris
@@ -29,7 +30,6 @@ before detection, and the landmarks mapped back; SynthTalk's 64 px frames go in 
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
 import cv2
@@ -38,7 +38,13 @@ import torch
 
 from s2d import landmarks as lm
 from s2d import weights
-from s2d.data.extractors import DlibExtractor, LandmarkExtractor, _dlib_models, estimate_pupils, get_extractor
+from s2d.data.extractors import (
+    DlibExtractor,
+    LandmarkExtractor,
+    dlib_models,
+    get_extractor,
+    with_estimated_pupils,
+)
 
 MIN_SIDE = 256
 FALLBACK_THRESHOLD = -0.8  # dlib HOG score (its default threshold is 0)
@@ -69,50 +75,43 @@ def rescale_points(points: np.ndarray, size: tuple[int, int], to_size: tuple[int
     return ((np.asarray(points, np.float32) + 0.5) * factor - 0.5).astype(np.float32)
 
 
-def _with_pupils(ibug: np.ndarray) -> np.ndarray:
-    """The 68 iBUG points ``(68, 2)`` and the pupils and iris edges estimated from them, ``(74, 2)`` float32."""
-    return np.concatenate([ibug, estimate_pupils(ibug)]).astype(np.float32)
+class FrameDetector:
+    """A landmark extractor on batches of frames: ``(B, 3, H, W)`` in [0, 1] -> ``(B, 74, 2)`` pixels, each
+    frame on its own, a NaN row where no face is found. ``name`` and ``estimated`` are the extractor's."""
 
-
-class BaselineDetector(abc.ABC):
-    """A pretrained detector: frames ``(B, 3, H, W)`` in [0, 1] -> ``(B, 74, 2)`` pixels, NaN rows without a face."""
-
-    name: str
-    estimated: tuple[int, ...] = ()
+    def __init__(self, extractor: LandmarkExtractor):
+        self.extractor = extractor
+        self.name, self.estimated = extractor.name, extractor.estimated
 
     def __call__(self, frames: torch.Tensor) -> np.ndarray:
         images = frames_to_images(frames)
         out = np.full((len(images), lm.NUM_LANDMARKS, 2), np.nan, np.float32)
         for i, image in enumerate(images):
-            points = self._detect(image)
+            points = self.extractor(image)
             if points is not None:
                 out[i] = points
         return out
 
-    @abc.abstractmethod
-    def _detect(self, image: np.ndarray) -> np.ndarray | None:
-        """(74, 2) landmarks on one RGB uint8 image ``(H, W, 3)``, or None without a face."""
-
     def close(self) -> None:
-        """Release the detector's resources (a no-op unless overridden)."""
+        self.extractor.close()
 
-    def __enter__(self) -> BaselineDetector:
+    def __enter__(self) -> FrameDetector:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
-class _ExtractorBaseline(BaselineDetector):
+class _ExtractorBaseline(LandmarkExtractor):
     """A :mod:`s2d.data.extractors` extractor on frames enlarged to at least :data:`MIN_SIDE` px (``_find``)."""
 
     _video: bool  # the extractor's video mode (must not track: see the module docstring)
 
     def __init__(self) -> None:
         self._extractor: LandmarkExtractor = get_extractor(self.name, video=self._video)
-        self.estimated = self._extractor.estimated
+        self.num_points, self.estimated = self._extractor.num_points, self._extractor.estimated
 
-    def _detect(self, image: np.ndarray) -> np.ndarray | None:
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
         height, width = image.shape[:2]
         scale = max(1.0, MIN_SIDE / min(height, width))
         size = (round(width * scale), round(height * scale))
@@ -144,14 +143,14 @@ class DlibBaseline(_ExtractorBaseline):
         points = self._extractor(image)
         if points is not None:
             return points
-        detector, predictor = _dlib_models()
+        detector, predictor = dlib_models()
         rects, scores, _ = detector.run(image, 0, FALLBACK_THRESHOLD)
         least = FALLBACK_MIN_SIDE * min(image.shape[:2])
         windows = [(score, rect) for score, rect in zip(scores, rects) if min(rect.width(), rect.height()) >= least]
         if not windows:
             return None
         shape = predictor(image, max(windows, key=lambda window: window[0])[1])
-        return _with_pupils(np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64))
+        return with_estimated_pupils(np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64))
 
 
 class MediaPipeBaseline(_ExtractorBaseline):
@@ -161,7 +160,7 @@ class MediaPipeBaseline(_ExtractorBaseline):
     _video = False  # video mode would track the mesh from frame to frame
 
 
-class Fan4Baseline(BaselineDetector):
+class Fan4Baseline(LandmarkExtractor):
     """face-alignment's pretrained 2DFAN4 (68 points) with the whole frame as the face box; pupils estimated.
 
     The frames must be face crops (SynthTalk, ``s2d data prepare``'s datasets):
@@ -171,6 +170,7 @@ class Fan4Baseline(BaselineDetector):
     """
 
     name = "fan4-pretrained"
+    num_points = lm.NUM_IBUG
     estimated = DlibExtractor.estimated  # estimated from the eye contours, as for dlib
 
     def __init__(self, device: torch.device | str = "cpu"):
@@ -180,10 +180,10 @@ class Fan4Baseline(BaselineDetector):
         self._model = face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device=str(device),
                                                    face_detector="folder", compile=False)
 
-    def _detect(self, image: np.ndarray) -> np.ndarray | None:
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
         height, width = image.shape[:2]
         box = np.array([0.0, 0.0, width - 1.0, height - 1.0])
         found = self._model.get_landmarks_from_image(image, detected_faces=[box])
         if not found:
             return None
-        return _with_pupils(np.asarray(found[0], dtype=np.float64)[:, :2])
+        return with_estimated_pupils(np.asarray(found[0], dtype=np.float64)[:, :2])

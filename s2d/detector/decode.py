@@ -1,13 +1,9 @@
 """From heatmaps to landmark coordinates: argmax (FAN4) and DSNT (Sec. 3.3, Table 5).
 
-Coordinates are ``(x, y)`` normalised to [-1, 1] over the image, with pixel
-*centres* at ``(2 i + 1) / n - 1`` for pixel ``i`` of ``n`` (the convention of
-DSNT and of ``align_corners=False`` resampling): -1 and 1 are the outer edges of
-the border pixels. Normalised coordinates do not change when an image is
-resized, so heatmaps at 1/4 of the network input, the network input and the
-original frame all share them; :func:`to_pixels` and :func:`to_normalised`
-convert to and from pixel coordinates (centres at integers, as in
-:mod:`s2d.landmarks`).
+Coordinates are normalised as everywhere in s2d (:mod:`s2d.geometry`: (x, y) in
+[-1, 1], pixel centres at ``(2 i + 1) / n - 1``), so heatmaps at 1/4 of the network
+input, the network input and the original frame all share them;
+:func:`s2d.geometry.to_pixels` maps them to the pixels of any of these.
 
 - :func:`argmax_decode`: the heatmap maximum with face-alignment's quarter-pixel
   shift towards the larger neighbour, how FAN4 [2] reads its heatmaps (Table 5, FAN4).
@@ -17,45 +13,22 @@ convert to and from pixel coordinates (centres at integers, as in
   (Table 5, FAN4+DSNT). No parameters; gradients reach every heatmap pixel.
 - :func:`js_regulariser`: Nibali et al.'s distribution regulariser, the
   Jensen-Shannon divergence between the normalised heatmap and a Gaussian
-  centred at the target (sigma in heatmap pixels).
+  centred at the target (sigma in heatmap pixels,
+  :func:`s2d.geometry.gaussian_heatmaps_sigma_px`).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from s2d.geometry import gaussian_heatmaps_sigma_px, pixel_centres, to_normalised
+
 _EPS = 1e-24  # inside the logarithms of the divergence, as in Nibali et al.'s dsntnn
-
-
-def to_pixels(coords: torch.Tensor | np.ndarray, height: int, width: int) -> torch.Tensor | np.ndarray:
-    """Normalised ``(..., 2)`` (x, y) coordinates -> pixel coordinates of a ``height x width`` image."""
-    scale = _xy_scale(coords, height, width)
-    return (coords + 1) * scale / 2 - 0.5
-
-
-def to_normalised(points: torch.Tensor | np.ndarray, height: int, width: int) -> torch.Tensor | np.ndarray:
-    """Pixel ``(..., 2)`` (x, y) coordinates of a ``height x width`` image -> normalised coordinates."""
-    scale = _xy_scale(points, height, width)
-    return (2 * points + 1) / scale - 1
-
-
-def _xy_scale(coords: torch.Tensor | np.ndarray, height: int, width: int) -> torch.Tensor | np.ndarray:
-    if coords.shape[-1] != 2:
-        raise ValueError(f"expected coordinates (..., 2), got {tuple(coords.shape)}")
-    if isinstance(coords, torch.Tensor):
-        return torch.tensor([width, height], dtype=coords.dtype, device=coords.device)
-    return np.array([width, height], dtype=np.result_type(coords, np.float32))
 
 
 def _check_heatmaps(heatmaps: torch.Tensor) -> None:
     if heatmaps.ndim != 4:
         raise ValueError(f"expected heatmaps (B, L, H, W), got {tuple(heatmaps.shape)}")
-
-
-def _grid(n: int, like: torch.Tensor) -> torch.Tensor:
-    """Normalised coordinates of the ``n`` pixel centres along one axis."""
-    return (2 * torch.arange(n, dtype=like.dtype, device=like.device) + 1) / n - 1
 
 
 def argmax_decode(heatmaps: torch.Tensor, subpixel: bool = True) -> torch.Tensor:
@@ -100,28 +73,9 @@ def dsnt(probabilities: torch.Tensor) -> torch.Tensor:
     """
     _check_heatmaps(probabilities)
     h, w = probabilities.shape[-2:]
-    x = (probabilities.sum(dim=-2) * _grid(w, probabilities)).sum(dim=-1)
-    y = (probabilities.sum(dim=-1) * _grid(h, probabilities)).sum(dim=-1)
+    x = (probabilities.sum(dim=-2) * pixel_centres(w, probabilities)).sum(dim=-1)
+    y = (probabilities.sum(dim=-1) * pixel_centres(h, probabilities)).sum(dim=-1)
     return torch.stack([x, y], dim=-1)
-
-
-def gaussian_heatmaps(coords: torch.Tensor, height: int, width: int, sigma: float,
-                      normalise: bool = False) -> torch.Tensor:
-    """Gaussians ``(B, L, height, width)`` centred at normalised ``coords`` ``(B, L, 2)``.
-
-    ``sigma`` is in heatmap pixels. The peak value is 1 (FAN's heatmap regression
-    targets), or with ``normalise`` each map sums to 1 (DSNT's regulariser targets).
-    """
-    if coords.ndim != 3 or coords.shape[-1] != 2:
-        raise ValueError(f"expected coordinates (B, L, 2), got {tuple(coords.shape)}")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    dx = (_grid(width, coords) - coords[..., :1]) * (width / 2)  # (B, L, W), in pixels
-    dy = (_grid(height, coords) - coords[..., 1:]) * (height / 2)  # (B, L, H)
-    gauss = torch.exp(-(dy.unsqueeze(-1) ** 2 + dx.unsqueeze(-2) ** 2) / (2 * sigma**2))
-    if normalise:
-        gauss = gauss / gauss.sum(dim=(-2, -1), keepdim=True)
-    return gauss
 
 
 def js_regulariser(probabilities: torch.Tensor, target: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -135,7 +89,7 @@ def js_regulariser(probabilities: torch.Tensor, target: torch.Tensor, sigma: flo
     _check_heatmaps(probabilities)
     if target.shape != probabilities.shape[:2] + (2,):
         raise ValueError(f"targets {tuple(target.shape)} do not match heatmaps {tuple(probabilities.shape)}")
-    q = gaussian_heatmaps(target, *probabilities.shape[-2:], sigma=sigma, normalise=True)
+    q = gaussian_heatmaps_sigma_px(target, *probabilities.shape[-2:], sigma=sigma, normalise=True)
     p = probabilities
     log_m = ((p + q) / 2 + _EPS).log()
     kl_pm = (p * ((p + _EPS).log() - log_m)).sum(dim=(-2, -1))

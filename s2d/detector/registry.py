@@ -4,8 +4,9 @@
 Every one maps frames ``(B, 3, H, W)`` float in [0, 1] to ``(B, 74, 2)`` pixels, NaN
 rows where no face is found:
 
-- ``"dlib"``, ``"mediapipe"``, ``"fan4-pretrained"``: :mod:`s2d.detector.baselines`
-  (no checkpoint; dlib and MediaPipe run on the CPU whatever ``device`` says).
+- ``"dlib"``, ``"mediapipe"``, ``"fan4-pretrained"``: :mod:`s2d.detector.baselines`, landmark
+  extractors run on batches of frames by :class:`s2d.detector.baselines.FrameDetector` (no
+  checkpoint; dlib and MediaPipe run on the CPU whatever ``device`` says).
 - ``"FAN4"``, ``"FAN4+DSNT"``, ``"FAN4+DSNT+SBR"``: ours, trained by
   :mod:`s2d.detector.train` (heatmap argmax, DSNT regression, and DSNT fine-tuned
   with the registration loss SBR on videos); they need the ``checkpoint`` training wrote,
@@ -21,11 +22,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from s2d.data.extractors import ExtractorError
-from s2d.detector.baselines import BaselineDetector, DlibBaseline, Fan4Baseline, MediaPipeBaseline
+from s2d.data.extractors import ExtractorError, LandmarkExtractor
+from s2d.detector.baselines import DlibBaseline, Fan4Baseline, FrameDetector, MediaPipeBaseline
 from s2d.runtime import pick_device
 
-BASELINES: dict[str, type[BaselineDetector]] = {
+BASELINES: dict[str, type[LandmarkExtractor]] = {
     "dlib": DlibBaseline,
     "mediapipe": MediaPipeBaseline,
     "fan4-pretrained": Fan4Baseline,
@@ -63,7 +64,7 @@ def get_detector(name: str, checkpoint: str | Path | None = None,
             raise DetectorError(f"the {name} detector is pretrained and takes no checkpoint; "
                                 f"checkpoints are for {', '.join(TRAINED)}")
         try:
-            return Fan4Baseline(device) if name == "fan4-pretrained" else BASELINES[name]()
+            return FrameDetector(Fan4Baseline(device) if name == "fan4-pretrained" else BASELINES[name]())
         except ExtractorError as err:
             raise DetectorError(str(err)) from None
     if checkpoint is None:

@@ -24,7 +24,7 @@ them. The ``paper`` profile reads WFLW instead (:mod:`s2d.detector.wflw`).
 
 Inputs: frames are resized (bilinear, antialiased) to ``input_size`` square pixels
 whatever their size; coordinates travel in normalised form (see
-:mod:`s2d.detector.decode`), so predictions map back to the frames exactly. The
+:mod:`s2d.geometry`), so predictions map back to the frames exactly. The
 ``cpu`` profile upsamples SynthTalk's 64 px frames to 128 px, which gives 32 x 32
 heatmaps, two frame pixels per heatmap pixel (at 64 px input the heatmaps would be
 16 x 16); the ``paper`` profile is FAN4 itself at 256 px. SBR tracks with
@@ -50,22 +50,15 @@ from tqdm.auto import tqdm
 
 from s2d import __version__
 from s2d import landmarks as lm
-from s2d.checkpoint import CheckpointError
+from s2d.checkpoint import CheckpointError, read_checkpoint
 from s2d.config import DetectorConfig, load_config
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
-from s2d.detector.decode import (
-    argmax_decode,
-    dsnt,
-    gaussian_heatmaps,
-    js_regulariser,
-    softmax_heatmaps,
-    to_normalised,
-    to_pixels,
-)
+from s2d.detector.decode import argmax_decode, dsnt, js_regulariser, softmax_heatmaps
 from s2d.detector.fan import FAN, FAN4_DEPTH, FAN4_FEATURES, FAN4_STACKS, from_pretrained_fan4
 from s2d.detector.sbr import sbr_loss, track_batch
 from s2d.detector.wflw import WFLWLabelled, is_wflw
+from s2d.geometry import gaussian_heatmaps_sigma_px, to_normalised, to_pixels
 from s2d.io import atomic_path, write_json
 from s2d.runtime import git_commit, pick_device, seed_everything
 
@@ -79,7 +72,8 @@ def profile_config(profile: str | Path, variant: str, **changes: Any) -> Detecto
     return dataclasses.replace(load_config(profile).detector, variant=variant, **changes)
 
 
-def build_model(config: DetectorConfig) -> FAN:
+def build_detector(config: DetectorConfig) -> FAN:
+    """The FAN network of a detector config (untrained)."""
     return FAN(config.stacks, config.num_landmarks, config.features, config.depth)
 
 
@@ -177,7 +171,7 @@ def supervised_losses(config: DetectorConfig, outputs: list[torch.Tensor], targe
         return (per_point * weights).sum() / total
 
     if not config.uses_dsnt:
-        goal = gaussian_heatmaps(targets, *outputs[0].shape[-2:], sigma=config.heatmap_sigma)
+        goal = gaussian_heatmaps_sigma_px(targets, *outputs[0].shape[-2:], sigma=config.heatmap_sigma)
         return {"heatmap": sum(mean(((heatmaps - goal) ** 2).mean(dim=(-2, -1))) for heatmaps in outputs)}
     coords = regulariser = torch.zeros((), device=targets.device)
     for heatmaps in outputs:
@@ -233,7 +227,7 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
     data_root, out_dir = Path(data_root), Path(out_dir)
     device = pick_device(config.device)
     seed_everything(config.seed)
-    model = build_model(config)
+    model = build_detector(config)
     pretrained, start = _initialise(model, config)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -330,21 +324,12 @@ class Detector:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Detector:
         """The detector of a ``checkpoint.pt`` written by :func:`train`, on ``device`` (``auto``: CUDA if present)."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"detector checkpoint not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # a truncated or foreign file: say which
-            raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
-        if not isinstance(state, dict) or state.get("model_name") != MODEL_NAME:
-            name = state.get("model_name") if isinstance(state, dict) else type(state).__name__
-            raise CheckpointError(f"{path} is a checkpoint of '{name}', not of '{MODEL_NAME}'")
+        state = read_checkpoint(path, MODEL_NAME)
         try:
             config = DetectorConfig(**state["config"])
         except TypeError as err:
             raise CheckpointError(f"{path}: its detector settings do not fit this version of s2d ({err})") from None
-        model = build_model(config)
+        model = build_detector(config)
         model.load_state_dict(state["state_dict"])
         return cls(model, config, pick_device(device))
 

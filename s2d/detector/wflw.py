@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from s2d import landmarks as lm
-from s2d.detector.decode import to_normalised
+from s2d.geometry import to_normalised
 
 ANNOTATIONS = Path("WFLW_annotations/list_98pt_rect_attr_train_test")
 IMAGES = Path("WFLW_images")

@@ -13,8 +13,8 @@ Two readings of the paper's text are built here, each a documented interpretatio
   fused map is continuous across every crop border; overlapping crops (the two eyes) are
   fused at once, in no order (:func:`fuse`).
 
-Motion maps are backward warps in torch's normalised coordinates (x, y in [-1, 1],
-``align_corners=False``): for each pixel p of the driving frame, F(p) is where to
+Motion maps are backward warps in torch's normalised coordinates (:mod:`s2d.geometry`:
+x, y in [-1, 1], ``align_corners=False``): for each pixel p of the driving frame, F(p) is where to
 sample the source image. Landmarks are pixel coordinates of their frame.
 """
 
@@ -29,6 +29,7 @@ from torch import nn
 
 from s2d import landmarks as lm
 from s2d.config import GLOBAL_MOTIONS
+from s2d.geometry import identity_grid, to_normalised
 from s2d.models.hourglass import LandmarkHourglass
 from s2d.models.landmark_warps import CANDIDATES, candidate_offsets
 
@@ -38,17 +39,6 @@ MASK_LOGIT_INIT = -3.0  # a local mask starts at sigmoid(-3) = 0.05 of its windo
 # (measured at cpu, 150 steps, seed 0: the same L1 and head motion as uniform weights, less background flow)
 IDENTITY_LOGIT_INIT = 2.0
 WINDOW_FLAT = 0.5  # the crop window is 1 within half the crop's half side of its centre, then falls to 0
-
-
-def identity_grid(batch: int, height: int, width: int, device=None, dtype=None) -> torch.Tensor:
-    """The sampling grid of the identity warp, shape (B, H, W, 2)."""
-    theta = torch.eye(2, 3, device=device, dtype=dtype).expand(batch, 2, 3)
-    return F.affine_grid(theta, [batch, 1, height, width], align_corners=False)
-
-
-def to_normalised(points: torch.Tensor, size: int) -> torch.Tensor:
-    """Pixel coordinates (pixel centres at integers) of a size x size frame -> [-1, 1]."""
-    return (2 * points + 1) / size - 1
 
 
 @dataclass
@@ -89,11 +79,11 @@ class GlobalBranch(nn.Module):
         """The hourglass encoder's maps of the source (they do not depend on the driving frame)."""
         small = F.interpolate(source, size=(self.inner, self.inner), mode="bilinear", align_corners=False,
                               antialias=True)
-        return self.net.encode(small, to_normalised(source_lm, self.size).flatten(1))
+        return self.net.encode(small, to_normalised(source_lm, self.size, self.size).flatten(1))
 
     def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
                 code: list[torch.Tensor] | None = None) -> torch.Tensor:
-        s, d = to_normalised(source_lm, self.size), to_normalised(driving_lm, self.size)
+        s, d = to_normalised(source_lm, self.size, self.size), to_normalised(driving_lm, self.size, self.size)
         out = self.net.decode(self.encode(source, source_lm) if code is None else code, s.flatten(1), d.flatten(1))
         if self.motion == "offsets":
             offsets = out
@@ -128,7 +118,7 @@ class LocalBranch(nn.Module):
     def _points(self, landmarks: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The region's centre (normalised image units) and its points relative to the crop, flattened."""
         half = self.crop / size  # half the crop side, in normalised image units
-        points = to_normalised(landmarks[:, self.region], size)
+        points = to_normalised(landmarks[:, self.region], size, size)
         centre = points.mean(1)
         return centre, ((points - centre[:, None]) / half).flatten(1)
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2d.models.dense_motion import identity_grid
+from s2d.geometry import identity_grid
 
 
 def warp(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

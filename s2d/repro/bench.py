@@ -87,7 +87,7 @@ def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
     the source and of the driving frame, the dense motion and the generator."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2d.baselines import build_model
+    from s2d.models import build_model
 
     config = load_config(profile, [f"model.architecture={architecture}"])
     model = build_model(config).eval()
@@ -155,9 +155,8 @@ class Setup:
 
     @classmethod
     def build(cls, widths: str, size: int, batch: int, device: torch.device, options: InferenceOptions) -> Setup:
-        from s2d.baselines import build_model
-        from s2d.detector.train import Detector, profile_config
-        from s2d.detector.train import build_model as build_detector
+        from s2d.detector.train import Detector, build_detector, profile_config
+        from s2d.models import build_model
 
         torch.manual_seed(0)
         s2d = prepare(build_model(load_config(widths, [f"data.resolution={size}"])), device, options)
@@ -182,7 +181,6 @@ class Setup:
 
 def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     """The stages of S2D and FOMM animating the setup's driving frames (see the module docstring)."""
-    from s2d.baselines.fomm import _expand
     from s2d.models.generator import compose, warp
 
     s2d, fomm, device, options = setup.s2d, setup.fomm, setup.device, setup.options
@@ -195,7 +193,7 @@ def stages(setup: Setup, mediapipe: bool = True) -> list[Stage]:
     with torch.inference_mode(), autocast(device, options):
         motion = s2d.dense_motion(sources, source_lm, driving_lm)
         kp_source = fomm.detect(setup.source)[0]
-        kp_source = _expand(kp_source, batch)
+        kp_source = kp_source.expand(batch)
         kp_driving = fomm.detect(driving)[0]
         fomm_motion = fomm.dense_motion(sources, kp_source, kp_driving)
 

@@ -30,10 +30,10 @@ from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parents[1]  # s2d/: the code hashes name files relative to it
-TRAINING_CODE = ("models", "baselines", "losses.py", "train.py", "config.py", "checkpoint.py", "data/loaders.py",
-                 "data/detections.py")
+TRAINING_CODE = ("models", "baselines", "geometry.py", "losses.py", "train.py", "config.py", "checkpoint.py",
+                 "data/loaders.py", "data/detections.py")
 EVALUATION_CODE = ("evaluate.py", "metrics.py", "data/loaders.py", "data/reenact.py", "data/detections.py")
-DETECTOR_CODE = ("detector", "data/loaders.py")
+DETECTOR_CODE = ("detector", "geometry.py", "data/loaders.py")
 RUNS_ROOT = Path("runs")
 REAL_SHARE = 1 / 3  # of the real-face model's training pairs that come from the real clips
 
@@ -195,7 +195,8 @@ def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path
 
 def detector_identity(name: str, checkpoint: Path | None) -> str:
     """What names a detector's output: its name and its weights (or its code, for the pretrained baselines)."""
-    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(("detector/baselines.py",))
+    code = ("detector/baselines.py", "data/extractors.py")
+    weights = _file_hash(checkpoint) if checkpoint is not None else code_version(code)
     return f"{name}:{weights}"
 
 

@@ -16,8 +16,8 @@ import torch
 
 from s2d import landmarks as lm
 from s2d.data.loaders import VideoFrames
+from s2d.geometry import identity_grid
 from s2d.io import atomic_path
-from s2d.models.dense_motion import identity_grid
 
 ROWS = ("driving", "generated", "warped source", "motion (flow)", "generator mask M", "local masks")
 

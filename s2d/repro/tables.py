@@ -339,7 +339,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                 continue
             result = evaluated(cache / "checkpoint.pt", f"stability-{prefix or 'synth'}",
                                lambda r=root: _stability(detector_stability, stability_mean, detector, r, progress),
-                               {"data": str(root), "split": "test", "code": code_version(("detector",))},
+                               {"data": str(root), "split": "test", "code": code_version(("detector", "geometry.py"))},
                                None if checkpoint else name)
             for column in ("sms", "nme_68", "nme_pupils", "failed_frames", "sms_truth"):
                 row[f"{prefix}{column}"] = _value(result.mean, column)
