@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import imageio.v3 as iio
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
