@@ -238,9 +238,12 @@ def paste(photo: np.ndarray, face: np.ndarray, box: tuple[int, int, int], feathe
     (each ``(74, 2)`` in ``face``'s pixels), or by the round :func:`paste_alpha` without them."""
     x0, y0, side = box
     patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC if side > len(face) else cv2.INTER_AREA)
-    scale = side / len(face)
-    alpha = (face_alpha(side, *(points * scale for points in landmarks), feather=feather) if landmarks
-             else paste_alpha(side, feather))
+    if landmarks:  # the mask drawn at the face's resolution (4x for a smooth outline), then resized to the crop
+        fine = 4 * len(face)
+        small = face_alpha(fine, *(points * 4 + 1.5 for points in landmarks), feather=feather)
+        alpha = cv2.resize(small, (side, side), interpolation=cv2.INTER_LINEAR)[..., None]
+    else:
+        alpha = paste_alpha(side, feather)
     out = photo.copy()
     region = out[y0:y0 + side, x0:x0 + side].astype(np.float32)
     out[y0:y0 + side, x0:x0 + side] = np.round(alpha * patch + (1 - alpha) * region).astype(np.uint8)

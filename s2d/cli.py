@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "landmarks are used as they are.",
         epilog="Without --checkpoint it uses the project's real-face model (64 px faces, learnt from SynthTalk\n"
                "and real clips) from the run cache runs/cpu/ of the current folder, building it on first use\n"
-               "(about 5 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
+               "(about 4 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
                "examples:\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --out me.mp4 --relative\n"
                "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "

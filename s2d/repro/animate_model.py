@@ -18,9 +18,9 @@ from s2d.repro import cache, plan
 
 PROFILE = "cpu"  # 64 px faces, 150 steps: the profile whose real-face model the gallery shows
 REAL_CACHE = Path(".cache/real")  # make data-real's download cache
-# Measured on 2 CPU cores from nothing (make animate-model, 2026-12-03): fetching and preparing the real clips,
+# Measured on 2 CPU cores from nothing (2026-12-03): 3 min 50 s, fetching and preparing the real clips (1.5 min),
 # rendering SynthTalk and training; a GPU trains in a fraction of it
-FIRST_USE_MINUTES = 5
+FIRST_USE_MINUTES = 4
 
 
 def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synthtalk"),
@@ -38,7 +38,7 @@ def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synt
         f"s2d: training the default real-face model once ({profile} profile, {config.train.steps} steps; about "
         f"{FIRST_USE_MINUTES} min on 2 CPU cores from nothing, less on a GPU); pass --checkpoint to use another"))
     if fresh:
-        say(f"s2d: trained {ckpt} in {time.perf_counter() - start:.0f} s")
+        say(f"s2d: built {ckpt} in {time.perf_counter() - start:.0f} s")
     return ckpt
 
 
