@@ -15,6 +15,7 @@ STAMP        := $(VENV)/.s2d-installed
 CONSTRAINTS  := requirements/constraints.txt
 PROFILE      ?= cpu
 SEED         ?= 0
+TEST_WORKERS ?= 2  # pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
 REAL_CACHE   := .cache/real/.fetched
 REAL_DATA    := data/real/meta.json
@@ -43,7 +44,7 @@ reproduce: $(STAMP) $(MATHJAX) $(REAL_DATA) ## Regenerate every table and figure
 	@echo "open book/_build/html/index.html"
 
 test: $(STAMP) $(MATHJAX) $(REAL_CACHE) ## Run the tests: pytest (unit + integration) and nbval on the notebooks (smoke profile)
-	$(PY) -m pytest --nbval-lax
+	$(PY) -m pytest --nbval-lax -n $(TEST_WORKERS) --dist loadgroup
 
 book: $(STAMP) $(MATHJAX) ## Build the Jupyter Book into book/_build/html (offline)
 	$(VENV)/bin/jupyter-book build book --keep-going --warningiserror

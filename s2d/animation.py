@@ -67,6 +67,8 @@ class PhotoAnimation:
     frames: np.ndarray  # (T, H, W, 3) uint8: the photo with the animated face pasted in
     faces: np.ndarray  # (T, S, S, 3) uint8: the generated crops at the model's resolution
     source_face: np.ndarray  # (S, S, 3) uint8: the source crop the model saw
+    source_landmarks: np.ndarray  # (74, 2): the photo's landmarks in the source crop's pixels
+    wanted: np.ndarray  # (T, 74, 2): the landmarks each frame was generated for, in the same pixels
     fps: float
     box: tuple[int, int, int]  # the source crop in the photo: x0, y0, side
     notes: list[str] = field(default_factory=list)  # what the user should know (several faces, frames without one)
@@ -291,7 +293,7 @@ def animate(source: str | Path, driving: str | Path, checkpoint: str | Path, *, 
     start = time.perf_counter()
     frames = np.stack([paste(photo, face, box, landmarks=(source_lm, points)) for face, points in zip(faces, wanted)])
     seconds["paste"] = time.perf_counter() - start
-    return PhotoAnimation(frames, faces, crop, fps, box, notes, seconds)
+    return PhotoAnimation(frames, faces, crop, source_lm, wanted, fps, box, notes, seconds)
 
 
 def write_mp4(frames: np.ndarray, out: str | Path, fps: float) -> Path:

@@ -1,4 +1,14 @@
-"""Shared fixtures: small SynthTalk datasets built once per test session."""
+"""Shared fixtures: small SynthTalk datasets built once per test session; how the suite shares two CPU cores.
+
+``make test`` runs the suite in two pytest-xdist workers of one torch thread each (two
+torch processes of two threads each would oversubscribe two cores), each test file in
+one worker. The reproduction test of ``test_cli.py`` and the notebooks share one
+worker, in that order: the test fills the notebooks' smoke caches from scratch, and
+nbval then runs the notebooks on the models it trained. Without xdist the order is
+the same.
+"""
+
+import os
 
 import pytest
 
@@ -22,3 +32,22 @@ def synth_vox(tmp_path_factory, smoke_config):
 def synth_ff(tmp_path_factory, smoke_config):
     return synth.build("synth-ff", smoke_config, seed=0, out=tmp_path_factory.mktemp("data") / "ff",
                        workers=1, progress=False)
+
+
+SMOKE_CACHE_GROUP = "notebook-smoke-cache"
+FILLS_THE_NOTEBOOK_CACHES = "tests/test_cli.py::test_reproduce_trains_each_model_once_and_records_the_run"
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one torch thread per worker, for the notebooks' kernels too
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test file runs in one worker (its module fixtures are built once), the notebook-cache group in one."""
+    for item in items:
+        shares_the_caches = item.nodeid == FILLS_THE_NOTEBOOK_CACHES or item.nodeid.startswith("notebooks/")
+        item.add_marker(pytest.mark.xdist_group(SMOKE_CACHE_GROUP if shares_the_caches else item.nodeid.split("::")[0]))

@@ -13,6 +13,7 @@ from s2d import landmarks as lm
 from s2d.animation import AnimateError, best_reference_frame, face_alpha, paste, paste_alpha
 from s2d.cli import main
 from s2d.config import load_config
+from s2d.photo_metrics import motion_ratio, photo_measures
 from s2d.data import format as fmt
 from s2d.train import train
 
@@ -127,6 +128,17 @@ def test_find_best_frame_measures_the_motion_from_that_frame(checkpoint, inputs,
     assert len(result.frames) == len(still.frames) and not np.array_equal(result.faces, still.faces)
     with pytest.raises(AnimateError, match="use it with relative motion"):
         s2d.animate(inputs["photo"], tmp_path / "driving.npy", checkpoint, find_best_frame=True, progress=False)
+
+
+def test_the_motion_ratio_is_0_when_the_face_moves_as_wanted_and_1_when_it_stays_still():
+    source = np.random.default_rng(0).uniform(10, 50, (lm.NUM_LANDMARKS, 2))
+    wanted = np.stack([source + [t, -t / 2] for t in range(1, 6)])
+    assert motion_ratio(wanted, wanted, source) == 0
+    assert motion_ratio(np.repeat(source[None], 5, axis=0), wanted, source) == pytest.approx(1)
+    halfway = (wanted + source) / 2
+    assert motion_ratio(halfway, wanted, source, lm.JAW) == pytest.approx(0.5)
+    halfway[2] = np.nan  # a frame without a face does not count
+    assert motion_ratio(halfway, wanted, source) == pytest.approx(0.5)
 
 
 def test_paste_blends_only_inside_the_box():
@@ -283,6 +295,27 @@ def test_real_photo_and_clip(checkpoint, tmp_path):
     short.mkdir()
     for i, frame in enumerate(frames):
         imageio.imwrite(short / f"{i:03d}.png", frame)
-    result = s2d.animate(photo, short, checkpoint, progress=False)
+    result = s2d.animate(photo, short, checkpoint, relative=True, progress=False)
     assert result.frames.shape[0] == 12 and result.frames.shape[1:] == imageio.imread(photo).shape
     assert result.fps == 25  # a folder of frames has no frame rate of its own
+    measures = photo_measures(result, imageio.imread(photo), stride=3)
+    assert set(measures) >= {"motion_ratio_68", "motion_ratio_contour", "identity_distance", "seconds_generate"}
+    assert 0 <= measures["frames_with_a_face"] <= 1
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/real-clips is absent")
+def test_the_photo_measures_see_a_still_photo_as_unmoved_and_as_the_same_person():
+    from dataclasses import replace
+
+    from s2d.animation import PhotoAnimation, read_image, source_face
+
+    photo = read_image(sorted(SHARED.glob("photo_s*.jpg"))[0])
+    crop, points, box, _ = source_face(photo, 64)
+    wanted = np.stack([points + [dx, 0] for dx in (2.0, 4.0, 6.0)])  # asked to move right; the frames stay still
+    still = PhotoAnimation(np.stack([photo] * 3), np.stack([crop] * 3), crop, points, wanted, 25.0, box)
+    measures = photo_measures(still, photo)
+    assert measures["frames_with_a_face"] == 1
+    assert measures["motion_ratio_contour"] == pytest.approx(1, abs=0.15)  # nothing moved
+    assert measures["identity_distance"] < 0.2 and measures["same_person_share"] == 1  # the photo itself
+    moved = replace(still, wanted=np.stack([points] * 3) + 0.0)  # asked for no motion: the ratio has no scale
+    assert np.isnan(photo_measures(moved, photo)["motion_ratio_68"])
