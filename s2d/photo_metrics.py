@@ -17,14 +17,12 @@ A photo driven by another person's video has no pixel ground truth, so two measu
 from __future__ import annotations
 
 import functools
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from s2d import landmarks as lm
-from s2d.data.extractors import ExtractorError, MediaPipeExtractor, dlib_models
+from s2d.data.extractors import MediaPipeExtractor, dlib_models, face_recognition_model
 
 SAME_PERSON = 0.6  # dlib's face-recognition threshold: embeddings closer than this are taken for one person
 CONTOUR = lm.JAW  # points 0-16
@@ -61,14 +59,8 @@ def motion_ratio(found: np.ndarray, wanted: np.ndarray, source: np.ndarray,
 def _recogniser() -> Any:
     import dlib
 
-    spec = importlib.util.find_spec("face_recognition_models")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    paths = [Path(f) / "models" / "dlib_face_recognition_resnet_model_v1.dat" for f in folders]
-    path = next((p for p in paths if p.is_file()), None)
-    if path is None:
-        raise ExtractorError("identity distances need dlib_face_recognition_resnet_model_v1.dat from the "
-                             "face-recognition-models package: pip install face-recognition-models")
-    return dlib.face_recognition_model_v1(str(path))
+    return dlib.face_recognition_model_v1(str(face_recognition_model("dlib_face_recognition_resnet_model_v1.dat",
+                                                                     "identity distances")))
 
 
 def embedding(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -241,15 +241,21 @@ def dlib_models() -> tuple[Any, Any]:
     """dlib's HOG face detector and 68-point shape predictor, loaded once per process."""
     import dlib
 
+    path = face_recognition_model("shape_predictor_68_face_landmarks.dat", "the dlib extractor")
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(path))
+
+
+def face_recognition_model(name: str, needed_by: str) -> Path:
+    """The path of dlib model file ``name`` that the face-recognition-models package ships; ExtractorError
+    naming ``needed_by`` when it is not installed."""
     spec = importlib.util.find_spec("face_recognition_models")
     # Not imported: its __init__ needs pkg_resources, which current setuptools lacks.
     folders = list(spec.submodule_search_locations or []) if spec else []
-    paths = [Path(f) / "models" / "shape_predictor_68_face_landmarks.dat" for f in folders]
-    path = next((p for p in paths if p.is_file()), None)
+    path = next((p for p in (Path(f) / "models" / name for f in folders) if p.is_file()), None)
     if path is None:
-        raise ExtractorError("the dlib extractor needs shape_predictor_68_face_landmarks.dat from the "
-                             "face-recognition-models package: pip install face-recognition-models")
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(path))
+        raise ExtractorError(f"{needed_by} needs {name} from the face-recognition-models package: "
+                             "pip install face-recognition-models")
+    return path
 
 
 class DlibExtractor(LandmarkExtractor):
