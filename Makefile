@@ -15,6 +15,7 @@ STAMP        := $(VENV)/.s2d-installed
 CONSTRAINTS  := requirements/constraints.txt
 PROFILE      ?= cpu
 SEED         ?= 0
+GPUS         ?= 1  # make reproduce: DDP processes per model (torchrun, one GPU each)
 TEST_WORKERS ?= 2  # pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
 REAL_CACHE   := .cache/real/.fetched
@@ -28,7 +29,7 @@ help: ## List the targets with one line each
 	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: PROFILE=smoke|cpu|paper (default cpu), SEED=0, PYTHON=python3"
+	@echo "Variables: PROFILE=smoke|cpu|paper (default cpu), SEED=0, GPUS=1 (DDP processes per model), PYTHON=python3"
 
 setup: $(STAMP) ## Create .venv and install s2d with all extras (skipped when up to date)
 
@@ -39,7 +40,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $@
 
 reproduce: $(STAMP) $(MATHJAX) $(REAL_DATA) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
-	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED)
+	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS)
 	@if [ "$(PROFILE)" = cpu ] && [ "$(SEED)" = 0 ]; then $(PY) -m s2d.repro.prose_numbers --results results/cpu; fi
 	@echo "open book/_build/html/index.html"
 

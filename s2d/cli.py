@@ -81,12 +81,22 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     from dataclasses import replace
 
+    from s2d.data.catalog import DatasetMissing, check_available
+
     config = load_config(args.profile, args.overrides)
     if args.seed is not None:  # the seeds start at --seed, as many as the profile runs
         config = replace(config, seed=args.seed, seeds=[args.seed + i for i in range(len(config.seeds))])
+    if args.gpus < 1:
+        print(f"error: --gpus must be at least 1, got {args.gpus}", file=sys.stderr)
+        return 2
+    try:
+        check_available(config)  # a missing real dataset stops here, in seconds, not after hours of other work
+    except DatasetMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data),
                      runs_root=Path(args.runs), book_results=Path(args.book),
-                     book=None if args.no_book else Path(args.book).parent)
+                     book=None if args.no_book else Path(args.book).parent, processes=args.gpus)
     print(f"wrote {path}")
     return 0
 
@@ -124,12 +134,16 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from s2d.config import load_config
-    from s2d.data import synth
+    from s2d.data.catalog import DatasetMissing, locate
     from s2d.train import train
 
     overrides = [*([f"model.architecture={args.model}"] if args.model else []), *(args.overrides or [])]
     config = load_config(args.profile, overrides)
-    data = Path(args.data) if args.data else synth.ensure("synth-vox", config, config.seed)[0]
+    try:
+        data = Path(args.data) if args.data else locate(config)
+    except DatasetMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     path = train(config, data, args.out, resume=args.resume, landmarks=args.landmarks)
     print(f"wrote {path}")
     return 0
@@ -139,7 +153,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from s2d import evaluate
     from s2d.baselines import animator
     from s2d.checkpoint import load_model
-    from s2d.data import synth
     from s2d.io import atomic_path
     from s2d.runtime import pick_device
 
@@ -152,8 +165,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         config = load_config(args.profile, args.overrides)
         animate, name = evaluate.copy_source, "copy the source (baseline)"
-    variant = "synth-ff" if args.protocol == "faceforensics" else "synth-vox"
-    data = Path(args.data) if args.data else synth.ensure(variant, config, config.seed)[0]
+    from s2d.data.catalog import DatasetMissing, faceforensics_data, locate
+
+    wanted = faceforensics_data(config.data) if args.protocol == "faceforensics" else config.data
+    try:
+        data = Path(args.data) if args.data else locate(config, wanted)
+    except DatasetMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     protocol = {"same-identity": evaluate.same_identity, "faceforensics": evaluate.faceforensics,
                 "cross-identity": evaluate.cross_identity}[args.protocol]
     result = protocol(data, animate, config=config.eval, device=device)
@@ -320,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
     p.add_argument("--book", default="book/results", help="where executed notebooks go (default: book/results)")
     p.add_argument("--no-book", action="store_true", help="do not build the Jupyter Book (book/) at the end")
+    p.add_argument("--gpus", type=int, default=1, metavar="N",
+                   help="train each model in N DDP processes under torchrun, one GPU each (default 1: in this "
+                        "process, on a GPU when there is one); evaluation runs in one process")
     p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser(
@@ -340,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the same as --set model.architecture=NAME")
     _add_profile_args(p)
     p.add_argument("--data", default=None,
-                   help="dataset root (default: the profile's synth-vox SynthTalk, built if missing)")
+                   help="dataset root (default: the profile's data.dataset: SynthTalk, built if missing, or the "
+                        "prepared real dataset at data.root)")
     p.add_argument("--out", required=True, help="run folder for checkpoint.pt, losses.csv, train.json")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt exactly")
     p.add_argument("--landmarks", default=None, metavar="DIR",

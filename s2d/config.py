@@ -106,8 +106,12 @@ class ConfigError(ValueError):
 class DataConfig:
     """Which videos to train and test on, and at what size."""
 
-    dataset: str = "voxceleb"  # voxceleb | faceforensics | synth-vox | synth-ff | a folder
+    # Tables 1, 2, 4 and 5: a SynthTalk variant (synth-vox | synth-ff, rendered on demand) or a real dataset
+    # prepared by `s2d data prepare` into ``root`` (voxceleb, or any name for such a folder; s2d.data.catalog)
+    dataset: str = "voxceleb"
     root: str = "data/voxceleb"  # where a real dataset lives; empty for the embedded SynthTalk
+    ff_dataset: str = "faceforensics"  # Table 3 (the FaceForensics protocol), likewise
+    ff_root: str = "data/faceforensics"
     resolution: int = 256  # frames are square, resolution x resolution pixels
     num_landmarks: int = 74  # 68 iBUG-300W + 2 pupils + 4 iris edge points
     train_videos: int = 0  # 0 = every video the dataset has

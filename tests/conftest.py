@@ -46,6 +46,7 @@ def pytest_configure(config):
         torch.set_num_threads(1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which turns the marks into the groups it schedules by
 def pytest_collection_modifyitems(config, items):
     """Each test file runs in one worker (its module fixtures are built once), the notebook-cache group in one."""
     for item in items:

@@ -43,7 +43,7 @@ import torch
 import torch.utils.benchmark as benchmark
 from tqdm.auto import tqdm
 
-from s2d.config import load_config
+from s2d.config import Config, load_config
 from s2d.inference import InferenceOptions, KeypointFrames, S2DFrames, autocast, prepare
 
 RESOLUTIONS = (64, 128, 256)
@@ -81,15 +81,18 @@ def conv_reference(device: torch.device, min_run_time: float = 0.5, resolutions=
     return pd.DataFrame(rows)
 
 
-def model_cost(profile: str, architecture: str = "s2d") -> dict[str, float]:
-    """Parameters and forward FLOPs per generated frame of a profile's model: S2D, or the ``first-order`` or
-    ``monkey-net`` baseline at the same widths. A baseline's frame counts one forward: the keypoints of
-    the source and of the driving frame, the dense motion and the generator."""
+def model_cost(profile: str | Config, architecture: str = "s2d") -> dict[str, float]:
+    """Parameters and forward FLOPs per generated frame of a profile's model (a profile's name or a loaded
+    config): S2D, or the ``first-order`` or ``monkey-net`` baseline at the same widths. A baseline's frame
+    counts one forward: the keypoints of the source and of the driving frame, the dense motion and the generator."""
+    from dataclasses import replace
+
     from torch.utils.flop_counter import FlopCounterMode
 
     from s2d.models import build_model
 
-    config = load_config(profile, [f"model.architecture={architecture}"])
+    config = profile if isinstance(profile, Config) else load_config(profile)
+    config = replace(config, model=replace(config.model, architecture=architecture))
     model = build_model(config).eval()
     size = config.data.resolution
     image = torch.rand(1, 3, size, size)

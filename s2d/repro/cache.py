@@ -23,9 +23,9 @@ import pandas as pd
 
 from s2d.checkpoint import load_checkpoint
 from s2d.config import Config
-from s2d.data import detections, synth
+from s2d.data import catalog, detections
 from s2d.evaluate import Evaluation
-from s2d.io import atomic_path, write_json
+from s2d.io import atomic_path, write_json, write_text
 from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, slug
 from s2d.train import train
 
@@ -57,24 +57,24 @@ def training_fingerprint(config: Config) -> str:
 
 
 def run_key(config: Config, data_root: Path, landmarks: Path | None = None) -> str:
-    blob = f"{training_fingerprint(config)}:{code_version()}:{synth.fingerprint(data_root)}"
+    blob = f"{training_fingerprint(config)}:{code_version()}:{catalog.fingerprint(data_root)}"
     if landmarks is not None:
         blob += f":{detections.fingerprint(landmarks)}"
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def data_for(run: ModelRun, data_root: Path, progress: bool = True) -> Path:
-    """The SynthTalk dataset ``run`` learns from and is tested on (built once, cached)."""
-    path, _ = synth.ensure(run.variant, run.config, run.data_seed, data_root, progress)
-    return path
+    """The dataset ``run`` learns from and is tested on: SynthTalk (under ``data_root``, built once, cached) or
+    the prepared real dataset its config names (:class:`s2d.data.catalog.DatasetMissing` when it is not there)."""
+    return catalog.locate(run.config, seed=run.data_seed, synth_root=data_root, progress=progress)
 
 
 def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = RUNS_ROOT,
             progress: bool = True, landmarks: Path | None = None,
-            announce: Callable[[], None] | None = None) -> tuple[Path, bool]:
+            announce: Callable[[], None] | None = None, processes: int = 1) -> tuple[Path, bool]:
     """The checkpoint of ``config`` trained on ``data_root`` (with the detected ``landmarks`` if given),
     and whether it was trained now: trains it (or resumes an interrupted run) when no finished one is cached,
-    calling ``announce()`` first."""
+    calling ``announce()`` first; with ``processes`` > 1, in that many DDP processes (:func:`trained_ddp`)."""
     data_root = Path(data_root)
     out = runs_root / config.profile / f"{name}-{run_key(config, data_root, landmarks)}"
     ckpt = out / "checkpoint.pt"
@@ -82,15 +82,37 @@ def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = 
         return ckpt, False
     if announce is not None:
         announce()
+    if processes > 1:
+        return trained_ddp(config, data_root, out, processes, landmarks), True
     return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
 
 
+def trained_ddp(config: Config, data_root: Path, out: Path, processes: int, landmarks: Path | None = None) -> Path:
+    """Train (or resume) ``config`` into ``out`` with ``torchrun --standalone --nproc_per_node processes``
+    (:func:`s2d.train.train` under DDP: NCCL on GPUs, one per process, else gloo); returns the checkpoint."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings = write_text(out / "config.requested.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "s2d", "train", "--profile", str(settings), "--data", str(data_root), "--out", str(out),
+               "--resume", *(["--landmarks", str(landmarks)] if landmarks is not None else [])]
+    done = subprocess.run(command)
+    if done.returncode != 0:
+        raise RuntimeError(f"DDP training in {processes} processes failed (exit {done.returncode}): "
+                           f"{' '.join(command)}")
+    return out / "checkpoint.pt"
+
+
 def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, progress: bool = True,
-                announce: Callable[[], None] | None = None) -> tuple[Path, Path | None, bool]:
+                announce: Callable[[], None] | None = None, processes: int = 1) -> tuple[Path, Path | None, bool]:
     """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
     it was trained now; builds the data, trains the detector and finds its landmarks, and trains the model, each
-    only when not cached (``announce()`` before training the model). ``data_root`` is the SynthTalk folder of
-    every variant (``data/synthtalk``)."""
+    only when not cached (``announce()`` before training the model; the model in ``processes`` DDP processes).
+    ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
     data = data_for(run, data_root, progress)
     # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
     profile = replace(run.config, seed=run.data_seed)
@@ -98,7 +120,7 @@ def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, pro
                                                                  data_root, progress)
     if run.with_real:
         data = with_real_clips(run.config, data)
-    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found, announce)
+    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found, announce, processes)
     return ckpt, found, fresh
 
 
@@ -167,7 +189,7 @@ def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_R
 
     real_root = real_root if run.config.real_share > 0 else None
     settings = json.dumps(asdict(run.config), sort_keys=True)
-    blob = f"{settings}:{code_version(DETECTOR_CODE)}:{synth.fingerprint(data_root)}"
+    blob = f"{settings}:{code_version(DETECTOR_CODE)}:{catalog.fingerprint(data_root)}"
     if real_root is not None:
         blob += f":{_file_hash(real_root / 'meta.json')}"
     out = runs_root / profile / f"{run.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
@@ -182,13 +204,13 @@ def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_R
 def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path = RUNS_ROOT,
                      progress: bool = True):
     """Detector ``name`` as the profile's tables use it: a pretrained baseline, or one of ours trained
-    (cached) on the profile's synth-vox and the real clips. Returns ``(detector, checkpoint or None)``."""
+    (cached) on the profile's same-identity dataset and the real clips. Returns ``(detector, checkpoint or None)``."""
     from s2d.detector.registry import TRAINED, get_detector
 
     if name not in TRAINED:
         return get_detector(name), None
     run = next(r for r in detector_runs(config) if r.config.variant == name)
-    vox = synth.ensure(run.variant, config, run.data_seed, data_root, progress)[0]
+    vox = catalog.locate(config, seed=run.data_seed, synth_root=data_root, progress=progress)
     checkpoint, _ = trained_detector(run, vox, runs_root, config.profile, progress, real_data())
     return get_detector(name, checkpoint), checkpoint
 
@@ -205,6 +227,6 @@ def detected_landmarks(config: Config, name: str, data: Path, runs_root: Path = 
     """Detector ``name``'s landmarks on every frame of the dataset ``data`` (cached in ``runs/<profile>/landmarks``)."""
     detector, checkpoint = profile_detector(config, name, data_root, runs_root, progress)
     identity = detector_identity(name, checkpoint)
-    key = hashlib.sha256(f"{identity}:{synth.fingerprint(data)}:{code_version(('data/detections.py',))}".encode())
+    key = hashlib.sha256(f"{identity}:{catalog.fingerprint(data)}:{code_version(('data/detections.py',))}".encode())
     out = runs_root / config.profile / "landmarks" / f"{slug(name)}-{data.name}-{key.hexdigest()[:12]}"
     return detections.detect_dataset(detector, data, out, identity=identity, progress=progress)

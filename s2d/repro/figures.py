@@ -167,11 +167,26 @@ def _eye_box(landmarks: np.ndarray, size: int, pad: float = 0.35) -> tuple[slice
 
 
 @torch.inference_mode()
+def annotated_gaze(annotations: dict[str, np.ndarray]) -> np.ndarray:
+    """(T, 2) gaze of a video's frames: SynthTalk's ground truth, or, on real video, the pupils' mean offset from
+    their eye's centre (between its corners) in eye widths, from the annotated landmarks."""
+    if "gaze" in annotations:
+        return annotations["gaze"]
+    points = annotations["landmarks"]
+    offsets = []
+    for pupil, eye in ((lm.LEFT_PUPIL, lm.LEFT_EYE), (lm.RIGHT_PUPIL, lm.RIGHT_EYE)):
+        outer, inner = eye[0], eye[3]  # the corners (iBUG 36, 39 and 42, 45)
+        centre = (points[:, outer] + points[:, inner]) / 2
+        width = np.linalg.norm(points[:, inner] - points[:, outer], axis=-1, keepdims=True)
+        offsets.append((points[:, pupil] - centre) / np.maximum(width, 1e-6))
+    return np.mean(offsets, axis=0)
+
+
 def gaze_figure(models: dict[str, object], root: str | Path, split: str = "test", frames: int = 4,
                 out: str | Path | None = None):
     """Like the paper's Fig. 2 and 5: driving frames with the largest gaze changes, and each model's result.
 
-    The video and frames are chosen from SynthTalk's ground-truth gaze: the test
+    The video and frames are chosen from the gaze (:func:`annotated_gaze`): the test
     video whose gaze moves most, and the frames at its gaze extremes. Each image is
     shown whole and, below it, its eye region enlarged. ``models`` maps a row label
     to an animator (``model.animate``).
@@ -179,7 +194,7 @@ def gaze_figure(models: dict[str, object], root: str | Path, split: str = "test"
     from s2d.data import format as fmt
 
     videos = fmt.video_ids(root, split)
-    gazes = {v: fmt.read_annotations(root, split, v)["gaze"] for v in videos}
+    gazes = {v: annotated_gaze(fmt.read_annotations(root, split, v)) for v in videos}
     video = max(videos, key=lambda v: float(np.ptp(gazes[v], axis=0).sum()))
     gaze = gazes[video]
     picks = {int(np.argmin(gaze[:, 0])), int(np.argmax(gaze[:, 0])), int(np.argmin(gaze[:, 1])),

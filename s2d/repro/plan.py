@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from s2d.config import DETECTOR_VARIANTS, Config, DetectorConfig
+from s2d.data.catalog import faceforensics_data, is_rendered
 
 REAL_ROOT = Path("data/real")  # the prepared real clips (make data-real), MediaPipe-labelled
 
@@ -53,7 +54,8 @@ ABLATIONS = {
 
 @dataclass(frozen=True)
 class ModelRun:
-    """One model a profile's tables need: a name, its settings, and the SynthTalk variant it learns from."""
+    """One model a profile's tables need: a name, its settings (``config.data`` names its dataset), and that
+    dataset's name (a SynthTalk variant, or a prepared real dataset: :mod:`s2d.data.catalog`)."""
 
     name: str
     config: Config
@@ -64,22 +66,43 @@ class ModelRun:
     with_real: bool = False  # the real clips (REAL_ROOT, at the model's resolution) join the training pairs
 
 
+def same_identity_dataset(config: Config) -> str:
+    """The dataset of Tables 1, 2, 4 and 5 (VoxCeleb1 in the paper): the profile's ``data.dataset``."""
+    return config.data.dataset
+
+
+def faceforensics_dataset(config: Config) -> str:
+    """The dataset of Table 3 (FaceForensics in the paper): the profile's ``data.ff_dataset``."""
+    return config.data.ff_dataset
+
+
+def on_dataset(config: Config, dataset: str, **changes) -> Config:
+    """``config`` learning from ``dataset`` (the profile's ``data.dataset`` or ``data.ff_dataset``, with its root)."""
+    if dataset not in (config.data.dataset, config.data.ff_dataset):
+        raise KeyError(f"the profile's datasets are {config.data.dataset} and {config.data.ff_dataset}, "
+                       f"not {dataset!r}")
+    data = config.data if dataset == config.data.dataset else faceforensics_data(config.data)
+    return replace(config, data=data, **changes)
+
+
 def slug(setting: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in setting.lower()).strip("-").replace("--", "-")
 
 
 def main_run(config: Config, variant: str, seed: int) -> ModelRun:
-    """S2D as in Table 1 (or 3 on synth-ff) for one seed: trained on, and driven by, :data:`DETECTOR`'s landmarks."""
-    cfg = replace(config, seed=seed, data=replace(config.data, dataset=variant))
-    used_by = "Tables 1, 2 and 4" if variant == "synth-vox" else "Table 3"
+    """S2D as in Table 1 (or 3, on the profile's ``ff_dataset``) for one seed: trained on, and driven by,
+    :data:`DETECTOR`'s landmarks."""
+    cfg = on_dataset(config, variant, seed=seed)
+    used_by = "Tables 1, 2 and 4" if variant == same_identity_dataset(config) else "Table 3"
     return ModelRun(f"s2d-{variant}-seed{seed}", cfg, variant, config.seed, used_by, DETECTOR)
 
 
 def exact_landmarks_run(config: Config, seed: int) -> ModelRun:
     """Beyond the paper, the oracle of Tables 1 and 2: the Table 1 model trained on, and driven by, SynthTalk's
     exact landmarks instead of a detector's (one seed: a row that shows what perfect landmarks would buy)."""
-    run = main_run(config, "synth-vox", seed)
-    return replace(run, name=f"s2d-exact-landmarks-synth-vox-seed{seed}", used_by="Tables 1 and 2", detector=None)
+    dataset = same_identity_dataset(config)
+    run = main_run(config, dataset, seed)
+    return replace(run, name=f"s2d-exact-landmarks-{dataset}-seed{seed}", used_by="Tables 1 and 2", detector=None)
 
 
 def ablation_run(config: Config, setting: str, seed: int) -> ModelRun:
@@ -87,10 +110,9 @@ def ablation_run(config: Config, setting: str, seed: int) -> ModelRun:
     if setting not in ABLATIONS:
         raise KeyError(f"unknown ablation setting {setting!r}; settings: {', '.join(ABLATIONS)}")
     if setting == WITH_MOTION_CUE:
-        return main_run(config, "synth-vox", seed)
-    cfg = replace(config, seed=seed, data=replace(config.data, dataset="synth-vox"),
-                  model=replace(config.model, **ABLATIONS[setting]))
-    return ModelRun(f"ablation-{slug(setting)}-seed{seed}", cfg, "synth-vox", config.seed, "Table 4", DETECTOR)
+        return main_run(config, same_identity_dataset(config), seed)
+    cfg = on_dataset(config, same_identity_dataset(config), seed=seed, model=replace(config.model, **ABLATIONS[setting]))
+    return ModelRun(f"ablation-{slug(setting)}-seed{seed}", cfg, cfg.data.dataset, config.seed, "Table 4", DETECTOR)
 
 
 def ablation_seeds(config: Config, setting: str) -> list[int]:
@@ -105,21 +127,22 @@ def baseline_run(config: Config, architecture: str, variant: str, seed: int) -> 
     """A keypoint baseline of Tables 1-3 (:mod:`s2d.baselines`) on the data, schedule and losses of S2D."""
     if architecture not in BASELINES:
         raise KeyError(f"baselines are {', '.join(BASELINES)}, not {architecture!r}")
-    cfg = replace(config, seed=seed, data=replace(config.data, dataset=variant),
-                  model=replace(config.model, architecture=architecture))
-    used_by = "Tables 1 and 2" if variant == "synth-vox" else "Table 3"
+    cfg = on_dataset(config, variant, seed=seed, model=replace(config.model, architecture=architecture))
+    used_by = "Tables 1 and 2" if variant == same_identity_dataset(config) else "Table 3"
     return ModelRun(f"{architecture}-{variant}-seed{seed}", cfg, variant, config.seed, used_by)
 
 
 def real_face_run(config: Config) -> ModelRun:
-    """The model ``s2d animate`` uses on photos: S2D as Table 1, learning from SynthTalk and the real clips."""
-    cfg = replace(config, data=replace(config.data, dataset="synth-vox"))
-    return ModelRun(f"s2d-real-faces-seed{config.seed}", cfg, "synth-vox", config.seed, "s2d animate, the gallery",
-                    with_real=True)
+    """The model ``s2d animate`` uses on photos: S2D as Table 1, learning from SynthTalk and the real clips (on a
+    real dataset, such as the paper profile's VoxCeleb1, the Table 1 model is that model)."""
+    if not is_rendered(same_identity_dataset(config)):
+        return main_run(config, same_identity_dataset(config), config.seed)
+    return ModelRun(f"s2d-real-faces-seed{config.seed}", config, config.data.dataset, config.seed,
+                    "s2d animate, the gallery", with_real=True)
 
 
 def baseline_seeds(config: Config, architecture: str) -> list[int]:
-    """The seeds a baseline trains on ``synth-vox`` (:data:`BASELINE_SEEDS`)."""
+    """The seeds a baseline trains on the same-identity dataset (:data:`BASELINE_SEEDS`)."""
     count = BASELINE_SEEDS[architecture]
     return list(config.seeds[:count] if count else config.seeds)
 
@@ -128,21 +151,22 @@ def detector_model_run(config: Config, detector: str) -> ModelRun:
     """Table 5's right half: S2D learning from ``detector``'s 68 iBUG points with the perceptual loss only."""
     if detector not in TABLE5_DETECTORS:
         raise KeyError(f"Table 5 trains S2D on {', '.join(TABLE5_DETECTORS)}, not {detector!r}")
-    cfg = replace(config, data=replace(config.data, dataset="synth-vox"),
-                  model=replace(config.model, landmark_points=68),
-                  loss=replace(config.loss, l1=0.0, gan=0.0, parsing=0.0))
-    return ModelRun(f"table5-{slug(detector)}-seed{config.seed}", cfg, "synth-vox", config.seed, "Table 5", detector)
+    cfg = on_dataset(config, same_identity_dataset(config), model=replace(config.model, landmark_points=68),
+                     loss=replace(config.loss, l1=0.0, gan=0.0, parsing=0.0))
+    return ModelRun(f"table5-{slug(detector)}-seed{config.seed}", cfg, cfg.data.dataset, config.seed, "Table 5",
+                    detector)
 
 
 def model_runs(config: Config) -> list[ModelRun]:
     """Every S2D model the profile's tables need, each once, in training order."""
-    wanted = [main_run(config, "synth-vox", config.seed), main_run(config, "synth-ff", config.seed)]
-    wanted += [main_run(config, "synth-vox", seed) for seed in config.seeds]  # Table 1's seeds
+    vox, ff = same_identity_dataset(config), faceforensics_dataset(config)
+    wanted = [main_run(config, vox, config.seed), main_run(config, ff, config.seed)]
+    wanted += [main_run(config, vox, seed) for seed in config.seeds]  # Table 1's seeds
     wanted.append(exact_landmarks_run(config, config.seed))
     wanted += [ablation_run(config, setting, seed) for setting in ABLATIONS for seed in ablation_seeds(config, setting)]
     for architecture in BASELINES:
-        wanted += [baseline_run(config, architecture, "synth-vox", seed) for seed in baseline_seeds(config, architecture)]
-    wanted += [baseline_run(config, "first-order", "synth-ff", config.seed)]  # Table 3 has no Monkey-Net row
+        wanted += [baseline_run(config, architecture, vox, seed) for seed in baseline_seeds(config, architecture)]
+    wanted += [baseline_run(config, "first-order", ff, config.seed)]  # Table 3 has no Monkey-Net row
     wanted += [detector_model_run(config, detector) for detector in TABLE5_DETECTORS]
     if real_data() is not None:
         wanted.append(real_face_run(config))
@@ -156,8 +180,9 @@ def real_data(root: Path = REAL_ROOT) -> Path | None:
 
 @dataclass(frozen=True)
 class DetectorRun:
-    """One landmark detector of Table 5 to train: its name, settings and training data (SynthTalk, and the
-    real clips of :data:`REAL_ROOT` when prepared)."""
+    """One landmark detector of Table 5 to train: its name, settings and training data (the profile's
+    same-identity dataset, SynthTalk or prepared real video, and the real clips of :data:`REAL_ROOT` when
+    prepared)."""
 
     name: str
     config: DetectorConfig
@@ -168,4 +193,4 @@ class DetectorRun:
 def detector_runs(config: Config) -> list[DetectorRun]:
     """Our three detector variants (FAN4, FAN4+DSNT, FAN4+DSNT+SBR) at the profile's size, one seed."""
     return [DetectorRun(f"detector-{slug(v)}-seed{config.seed}", replace(config.detector, variant=v, seed=config.seed),
-                        "synth-vox", config.seed) for v in DETECTOR_VARIANTS]
+                        same_identity_dataset(config), config.seed) for v in DETECTOR_VARIANTS]

@@ -48,6 +48,9 @@ def passages(results: Path) -> dict[str, str]:
                       f"{synthtalk.megabytes.max():.0f} MB per variant ({synthtalk.videos_train.iloc[0] + synthtalk.videos_test.iloc[0]} "
                       f"videos at {synthtalk.resolution.iloc[0]} px, about {synthtalk.render_fps.mean():.0f} frames/s)"),
     }
+    timing = results.parent / "paper" / "timing.json"
+    if timing.is_file():
+        out["gpu_timing"] = gpu_timing(json.loads(timing.read_text()))
     if full:
         stages = full["stages_s"]
         named = {"data": "SynthTalk", "train": f"{full['models_trained']} detectors and models",
@@ -59,6 +62,32 @@ def passages(results: Path) -> dict[str, str]:
     else:
         out["reproduce_time"] = "no run from scratch on record in `results/cpu/run.json`"
     return out
+
+
+def gpu_timing(record: dict) -> str:
+    """The paper profile's cost per model on the GPU ``record`` (:mod:`s2d.repro.paper_timing`) was measured on,
+    and the cost of all the models ``make reproduce PROFILE=paper`` trains, in one process each."""
+    from collections import Counter
+
+    from s2d.config import load_config
+    from s2d.repro.plan import detector_runs, model_runs
+
+    paper = load_config("paper")
+    names = {"s2d": "S2D", "first_order": "the first-order model", "monkey_net": "Monkey-Net"}
+    models = "; ".join(f"{names[k]} {record[k]['steps_per_s']:.1f} steps/s, {record[k]['peak_gpu_memory_gb']:.0f} GB, "
+                       f"{record[k]['paper_hours']:.1f} h" for k in names)
+    detector = record["detector"]
+    counts = Counter(run.config.model.architecture.replace("-", "_") for run in model_runs(paper))
+    hours = sum(n * record[k]["paper_hours"] for k, n in counts.items()) + len(detector_runs(paper)) * detector[
+        "paper_hours"]
+    trained = ", ".join(f"{n} {names[k]}" for k, n in counts.items())
+    return (f"on one {record['device']} at batch {record['s2d']['batch']} and {record['s2d']['resolution']} px, "
+            f"per model (steps/s, peak memory, the paper's {record['s2d']['paper_steps']:,} steps): {models}; the "
+            f"{detector['variant']} detector {detector['steps_per_s']:.1f} steps/s at batch {detector['batch']}, "
+            f"{detector['paper_hours']:.2f} h for its {detector['paper_steps']:,} steps. All that "
+            f"`make reproduce PROFILE=paper` trains ({trained}, {len(detector_runs(paper))} detectors) is about "
+            f"{hours:.0f} GPU-hours; with `GPUS=N` a model's wall time falls by at most N (DDP's scaling was not "
+            f"measured: one GPU was lent)")
 
 
 def fill(text: str, values: dict[str, str]) -> str:

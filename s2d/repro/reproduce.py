@@ -2,8 +2,10 @@
 
 A dependency graph of cached steps, each timed:
 
-1. ``data``: the SynthTalk datasets of the profile (``data/synthtalk/``, rebuilt only when
-   their settings or the generator change) and their statistics (``synthtalk.csv``);
+1. ``data``: the two datasets of the profile (:mod:`s2d.data.catalog`): SynthTalk's variants
+   (``data/synthtalk/``, rebuilt only when their settings or the generator change), or the
+   prepared real datasets (checked, never rendered in their place), and their statistics
+   (``synthtalk.csv``);
 2. ``train``: every model the tables need (:func:`s2d.repro.plan.model_runs`), each trained
    once per settings, code and data (``runs/<profile>/``), never inside a notebook;
 3. ``notebooks``: each result notebook executed by papermill into the book's folder; it
@@ -30,7 +32,7 @@ import pandas as pd
 import yaml
 
 from s2d.config import Config
-from s2d.data import synth
+from s2d.data import catalog
 from s2d.io import atomic_path, write_json, write_text
 from s2d.repro.cache import trained_detector, trained_run
 from s2d.repro.plan import detector_runs, model_runs, real_data
@@ -68,15 +70,15 @@ PAGES = (
 
 
 def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]:
-    """Build (or reuse) both SynthTalk variants and write their statistics (figures: ``00_data``)."""
+    """Build (or reuse) the profile's two datasets and write their statistics (figures: ``00_data``)."""
     steps, rows = {}, []
-    for variant in synth.VARIANTS:
-        start = time.perf_counter()
-        path, built = synth.ensure(variant, config, config.seed, data_root)
+    for data in (config.data, catalog.faceforensics_data(config.data)):
+        start, variant = time.perf_counter(), data.dataset
+        path, built = catalog.ensure(config, data, synth_root=data_root)
         seconds = time.perf_counter() - start
         steps[f"data:{variant}"] = {"path": str(path), "built": built, "wall_time_s": round(seconds, 2)}
         row = {"variant": variant, "profile": config.profile, "seed": config.seed,
-               "dataset_fingerprint": synth.fingerprint(path), **synth.stats(path)}
+               "dataset_fingerprint": catalog.fingerprint(path), **catalog.stats(path)}
         if built:
             row.update(build_seconds=round(seconds, 1), render_fps=round(row["frames"] / seconds, 1))
         rows.append(row)
@@ -89,21 +91,22 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
         previous = previous.set_index("dataset_fingerprint")
         for i, row in table.iterrows():
             if not steps[f"data:{row['variant']}"]["built"] and row["dataset_fingerprint"] in previous.index:
-                for column in ("build_seconds", "render_fps"):
+                for column in {"build_seconds", "render_fps"} & set(previous.columns):
                     table.loc[i, column] = previous.loc[row["dataset_fingerprint"], column]
     with atomic_path(stats_path) as tmp:
         table.to_csv(tmp, index=False)
     return steps
 
 
-def train_step(config: Config, data_root: Path, runs_root: Path) -> dict[str, dict]:
-    """Train every model the profile's tables need (cached: a model already trained is reused)."""
+def train_step(config: Config, data_root: Path, runs_root: Path, processes: int = 1) -> dict[str, dict]:
+    """Train every model the profile's tables need (cached: a model already trained is reused), each in
+    ``processes`` DDP processes (the detectors in one)."""
     from tqdm.auto import tqdm
 
     steps = {}
     for detector in tqdm(detector_runs(config), desc="detectors", unit="detector"):
         start = time.perf_counter()
-        data = synth.ensure(detector.variant, config, detector.data_seed, data_root, progress=False)[0]
+        data = catalog.locate(config, seed=detector.data_seed, synth_root=data_root, progress=False)
         ckpt, fresh = trained_detector(detector, data, runs_root, config.profile, real_root=real_data())
         seconds = round(time.perf_counter() - start, 2)
         steps[f"train:{detector.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
@@ -111,7 +114,7 @@ def train_step(config: Config, data_root: Path, runs_root: Path) -> dict[str, di
         tqdm.write(f"{'trained' if fresh else 'cached '} {detector.name} (Tables 1-5) in {seconds} s")
     for run in tqdm(model_runs(config), desc="models", unit="model"):
         start = time.perf_counter()
-        ckpt, landmarks, fresh = trained_run(run, data_root, runs_root)
+        ckpt, landmarks, fresh = trained_run(run, data_root, runs_root, processes=processes)
         seconds = round(time.perf_counter() - start, 2)
         steps[f"train:{run.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
                                       "used_by": run.used_by, "landmarks": str(landmarks or "annotations")}
@@ -213,14 +216,15 @@ def from_scratch(metadata: dict) -> dict | None:
 
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),
               runs_root: Path = Path("runs"), book_results: Path = Path("book/results"),
-              book: Path | None = None) -> Path:
-    """Run every step of ``config.profile`` (and build ``book`` if given); return the run metadata's path."""
+              book: Path | None = None, processes: int = 1) -> Path:
+    """Run every step of ``config.profile`` (and build ``book`` if given), training each model in ``processes``
+    DDP processes; return the run metadata's path."""
     started = time.perf_counter()
     env = environment()  # before any result is rewritten, so the commit is not marked dirty by them
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
-    steps.update(train_step(config, data_root, runs_root))
+    steps.update(train_step(config, data_root, runs_root, processes))
     for generated in ("figures", "clips"):  # the notebooks redraw them all: none is left from an older run
         shutil.rmtree(out_dir / generated, ignore_errors=True)
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
@@ -237,6 +241,8 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "seed": config.seed,
         "seeds": config.seeds,
         "dataset": config.data.dataset,
+        "ff_dataset": config.data.ff_dataset,
+        "processes": processes,
         "resolution": config.data.resolution,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": total,

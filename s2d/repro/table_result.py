@@ -122,6 +122,8 @@ def _seeds_label(n: int) -> str:
 def compute_comparison(result: TableResult) -> pd.DataFrame:
     """Each trained method of a table side by side: parameters, forward GFLOPs per generated frame
     (:func:`s2d.repro.bench.model_cost`), training steps and batch, and the measured training time per model."""
+    from s2d.checkpoint import read_checkpoint
+    from s2d.config import config_from_dict
     from s2d.repro.bench import model_cost
 
     rows = {}
@@ -130,7 +132,7 @@ def compute_comparison(result: TableResult) -> pd.DataFrame:
         if not records:
             continue
         architecture = records[0].get("architecture", "s2d")
-        cost = model_cost(result.attrs["profile"], architecture)
+        cost = model_cost(config_from_dict(read_checkpoint(records[0]["checkpoint"])["config"]), architecture)
         seconds = [r["wall_time_s"] for r in records if "wall_time_s" in r]
         rows[method] = {"architecture": architecture, "parameters": cost["parameters"],
                         "gflops_per_frame": round(cost["gflops_per_frame"], 3), "training_steps": records[0]["steps"],

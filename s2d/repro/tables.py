@@ -20,7 +20,7 @@ from s2d import evaluate
 from s2d.baselines import animator
 from s2d.checkpoint import load_model
 from s2d.config import Config
-from s2d.data import synth
+from s2d.data import catalog
 from s2d.repro import paper, ratings
 from s2d.repro.cache import (
     RUNS_ROOT,
@@ -44,8 +44,10 @@ from s2d.repro.plan import (
     baseline_seeds,
     detector_model_run,
     exact_landmarks_run,
+    faceforensics_dataset,
     main_run,
     real_data,
+    same_identity_dataset,
 )
 from s2d.repro.table_result import BASELINE_ROWS, COPY_BASELINE, EXACT, ITEM_KEYS, OURS, TableResult
 from s2d.runtime import git_commit, pick_device
@@ -69,8 +71,11 @@ def _driven_by(run: ModelRun) -> str:
     """What landmarks drive a model at test time, where it is not the model's own keypoints."""
     if run.config.model.architecture != "s2d":
         return ""  # the keypoint baselines find their own keypoints
-    return (f", trained on and driven by {run.detector}'s landmarks" if run.detector
-            else ", trained on and driven by SynthTalk's exact landmarks")
+    if run.detector:
+        return f", trained on and driven by {run.detector}'s landmarks"
+    if catalog.is_rendered(run.config.data.dataset):
+        return ", trained on and driven by SynthTalk's exact landmarks"
+    return f", trained on and driven by the landmarks {run.config.data.dataset} was prepared with"
 
 
 def _per_video(rows: pd.DataFrame, method: str, seed: int | None, columns) -> pd.DataFrame:
@@ -181,12 +186,14 @@ def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: 
 
 def reconstruction_table(number: int, config: Config, data_root: Path = Path("data/synthtalk"),
                          runs_root: Path = RUNS_ROOT, progress: bool = True) -> TableResult:
-    """Table 1 (same identity, synth-vox, every seed of the profile) or Table 3 (FaceForensics protocol, synth-ff)."""
+    """Table 1 (same identity, the profile's ``data.dataset``, every seed of the profile) or Table 3 (FaceForensics
+    protocol, ``data.ff_dataset``)."""
     if number == 1:
-        runs = _with_baselines(_ours_and_oracle(config), config, "synth-vox")
+        runs = _with_baselines(_ours_and_oracle(config), config, same_identity_dataset(config))
         result = _table(1, runs, "same_identity", config, data_root, runs_root, progress)
     elif number == 3:
-        runs = _with_baselines({OURS: [main_run(config, "synth-ff", config.seed)]}, config, "synth-ff")
+        ff = faceforensics_dataset(config)
+        runs = _with_baselines({OURS: [main_run(config, ff, config.seed)]}, config, ff)
         result = _table(3, runs, "faceforensics", config, data_root, runs_root, progress)
     else:
         raise ValueError(f"reconstruction tables are 1 and 3, not {number}")
@@ -196,14 +203,14 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
 
 def _ours_and_oracle(config: Config) -> dict[str, list[ModelRun]]:
     """S2D on our detector's landmarks for every seed (the paper's row), and on the exact ones for the first."""
-    return {OURS: [main_run(config, "synth-vox", s) for s in config.seeds],
+    return {OURS: [main_run(config, same_identity_dataset(config), s) for s in config.seeds],
             EXACT: [exact_landmarks_run(config, config.seed)]}
 
 
 def _with_baselines(runs: dict[str, list[ModelRun]], config: Config, variant: str) -> dict[str, list[ModelRun]]:
     """``runs`` and the keypoint baselines the paper's table has, with their seeds
     (:func:`s2d.repro.plan.baseline_seeds`; Table 3: First-order only, the profile's seed)."""
-    if variant == "synth-vox":
+    if variant == same_identity_dataset(config):
         return runs | {BASELINE_ROWS[a]: [baseline_run(config, a, variant, s) for s in baseline_seeds(config, a)]
                        for a in BASELINES}
     return runs | {BASELINE_ROWS["first-order"]: [baseline_run(config, "first-order", variant, config.seed)]}
@@ -222,7 +229,7 @@ def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"
     L1 / PSNR / SSIM against SynthTalk's rendering of the source person performing
     the driving motion.
     """
-    runs = _with_baselines(_ours_and_oracle(config), config, "synth-vox")
+    runs = _with_baselines(_ours_and_oracle(config), config, same_identity_dataset(config))
     result = _table(2, runs, "cross_identity", config, data_root, runs_root, progress)
     methods = list(dict.fromkeys(result.per_seed["method"]))
     shares, note = ratings.preference_column(ratings_file, 2, methods)
@@ -236,7 +243,7 @@ def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                    progress: bool = True) -> TableResult:
     """Table 4: each setting of :data:`s2d.repro.plan.ABLATIONS` for :func:`s2d.repro.plan.ablation_seeds` (the Table 1
     model, which one setting is, for every seed Table 1 trained) and the copy baseline, same-identity protocol on
-    synth-vox."""
+    the profile's ``data.dataset``."""
     runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
             for setting in ABLATIONS}
     result = _table(4, runs, "same_identity", config, data_root, runs_root, progress)
@@ -318,7 +325,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     from s2d.detector.stability import detector_stability, stability_mean
     from s2d.weights import WeightsUnavailable
 
-    vox = synth.ensure("synth-vox", config, config.seed, data_root, progress)[0]
+    vox = catalog.locate(config, synth_root=data_root, progress=progress)
     real = real_data() if real_root is None else real_data(real_root)
     evaluator = _TableEvaluator(config, vox, data_root, runs_root, progress)
     rows, videos, notes, training, labels = [], [], {}, {}, {}
@@ -376,7 +383,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     else:
         notes["real_nme_68"] = ("against MediaPipe's landmarks of the real test clip (the real clips' labels), "
                                 "not hand labels; our detectors also learn from MediaPipe-labelled real frames")
-    attrs = {"table": 5, "protocol": "detector stability; same identity for L1, FID, SSIM", "dataset": "synth-vox",
+    attrs = {"table": 5, "protocol": "detector stability; same identity for L1, FID, SSIM", "dataset": config.data.dataset,
              "data": str(vox), "resolution": config.data.resolution, "profile": config.profile,
              "seeds": [config.seed], "git_commit": git_commit(), "training": training, "notes": notes,
              "beyond_paper": ["nme_68", "nme_pupils", "failed_frames", "sms_truth", "real_sms", "real_nme_68"],
