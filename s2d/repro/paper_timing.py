@@ -25,6 +25,7 @@ from s2d.config import load_config
 from s2d.io import write_json
 from s2d.runtime import pick_device
 
+DEFAULT_OVERRIDES = ["loss.perceptual_backbone=random", "train.num_workers=8"]
 MODELS = {"s2d": [], "first_order": ["model.architecture=first-order"], "monkey_net": ["model.architecture=monkey-net"]}
 
 
@@ -85,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, nargs=2, default=(5, 25), metavar=("FEW", "MORE"),
                         help="the two step counts each model trains for (default: 5 25; the detector 2x as many)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="a paper-profile override for the models (default: the random-weight VGG-19, "
-                             "loss.perceptual_backbone=random, as offline)")
+                        help="a paper-profile override for the models (default: "
+                             f"{' '.join(DEFAULT_OVERRIDES)}: the random-weight VGG-19, as offline, and 8 loaders)")
     args = parser.parse_args(argv)
-    overrides = args.overrides or ["loss.perceptual_backbone=random"]
+    overrides = args.overrides or DEFAULT_OVERRIDES
     data, few, more = Path(args.data), *args.steps
     device = pick_device()
     record = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

@@ -75,18 +75,22 @@ def gpu_timing(record: dict) -> str:
     paper = load_config("paper")
     names = {"s2d": "S2D", "first_order": "the first-order model", "monkey_net": "Monkey-Net"}
     models = "; ".join(f"{names[k]} {record[k]['steps_per_s']:.1f} steps/s, {record[k]['peak_gpu_memory_gb']:.0f} GB, "
-                       f"{record[k]['paper_hours']:.1f} h" for k in names)
+                       f"{record[k]['paper_hours']:.1f} h" if k in record else f"{names[k]} not measured"
+                       for k in names)
     detector = record["detector"]
     counts = Counter(run.config.model.architecture.replace("-", "_") for run in model_runs(paper))
-    hours = sum(n * record[k]["paper_hours"] for k, n in counts.items()) + len(detector_runs(paper)) * detector[
-        "paper_hours"]
-    trained = ", ".join(f"{n} {names[k]}" for k, n in counts.items())
+    hours = sum(n * record[k]["paper_hours"] for k, n in counts.items() if k in record) + len(
+        detector_runs(paper)) * detector["paper_hours"]
+    short = {"s2d": "S2D", "first_order": "first-order", "monkey_net": "Monkey-Net"}
+    trained = ", ".join(f"{n} {short[k]}" for k, n in counts.items()) + " models"
+    unmeasured = [names[k] for k in counts if k not in record]
+    beside = f" besides {' and '.join(unmeasured)}" if unmeasured else ""
     return (f"on one {record['device']} at batch {record['s2d']['batch']} and {record['s2d']['resolution']} px, "
             f"per model (steps/s, peak memory, the paper's {record['s2d']['paper_steps']:,} steps): {models}; the "
             f"{detector['variant']} detector {detector['steps_per_s']:.1f} steps/s at batch {detector['batch']}, "
             f"{detector['paper_hours']:.2f} h for its {detector['paper_steps']:,} steps. All that "
             f"`make reproduce PROFILE=paper` trains ({trained}, {len(detector_runs(paper))} detectors) is about "
-            f"{hours:.0f} GPU-hours; with `GPUS=N` a model's wall time falls by at most N (DDP's scaling was not "
+            f"{hours:.0f} GPU-hours{beside}; with `GPUS=N` a model's wall time falls by at most N (DDP's scaling was not "
             f"measured: one GPU was lent)")
 
 
