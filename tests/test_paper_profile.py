@@ -115,3 +115,13 @@ def test_a_model_trains_under_ddp_in_two_gloo_processes(synth_vox, tmp_path):
     assert fresh and record["processes"] == 2 and record["steps"] == 4
     again, fresh = cache.trained(config, synth_vox, "ddp", tmp_path, progress=False, processes=2)
     assert again == ckpt and not fresh  # a finished run is reused, not trained again
+
+
+@pytest.mark.parametrize("profile", ["cpu", "paper"])
+def test_every_model_finds_its_landmarks_with_the_profiles_one_detector(profile):
+    """Table 3's S2D learns from the FaceForensics data, but its detector is every other model's (trained on the
+    same-identity data): one FAN4+DSNT+SBR per profile, as Table 5 reports it."""
+    config = load_config(profile)
+    detected = [run for run in plan.model_runs(config) if run.detector]
+    assert any(run.used_by == "Table 3" for run in detected)
+    assert {(run.detector_data or run.config.data).dataset for run in detected} == {config.data.dataset}

@@ -115,7 +115,7 @@ def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, pro
     ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
     data = data_for(run, data_root, progress)
     # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
-    profile = replace(run.config, seed=run.data_seed)
+    profile = replace(run.config, seed=run.data_seed, data=run.detector_data or run.config.data)
     found = None if run.detector is None else detected_landmarks(profile, run.detector, data, runs_root,
                                                                  data_root, progress)
     if run.with_real:

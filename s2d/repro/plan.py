@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from s2d.config import DETECTOR_VARIANTS, Config, DetectorConfig
+from s2d.config import DETECTOR_VARIANTS, Config, DataConfig, DetectorConfig
 from s2d.data.catalog import faceforensics_data, is_rendered
 
 REAL_ROOT = Path("data/real")  # the prepared real clips (make data-real), MediaPipe-labelled
@@ -64,6 +64,9 @@ class ModelRun:
     used_by: str
     detector: str | None = None  # learn from (and test with) this detector's landmarks instead of the annotations
     with_real: bool = False  # the real clips (REAL_ROOT, at the model's resolution) join the training pairs
+    # the profile's same-identity data, which the profile's detectors learn from (None: config.data); a Table 3 model
+    # learns from the FaceForensics data but finds its landmarks with the same detector as every other model
+    detector_data: DataConfig | None = None
 
 
 def same_identity_dataset(config: Config) -> str:
@@ -94,7 +97,8 @@ def main_run(config: Config, variant: str, seed: int) -> ModelRun:
     :data:`DETECTOR`'s landmarks."""
     cfg = on_dataset(config, variant, seed=seed)
     used_by = "Tables 1, 2 and 4" if variant == same_identity_dataset(config) else "Table 3"
-    return ModelRun(f"s2d-{variant}-seed{seed}", cfg, variant, config.seed, used_by, DETECTOR)
+    return ModelRun(f"s2d-{variant}-seed{seed}", cfg, variant, config.seed, used_by, DETECTOR,
+                    detector_data=config.data)
 
 
 def exact_landmarks_run(config: Config, seed: int) -> ModelRun:
