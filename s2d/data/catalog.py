@@ -13,7 +13,7 @@ the disk space it takes.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from s2d.config import Config, DataConfig
@@ -63,16 +63,23 @@ def is_rendered(name: str) -> bool:
     return name in synth.VARIANTS
 
 
+def dataset_root(data: DataConfig) -> Path:
+    """Where the real dataset ``data`` names is expected: ``data.root``, else ``data/<dataset>``."""
+    return Path(data.root or f"data/{data.dataset}")
+
+
+def is_prepared(data: DataConfig) -> bool:
+    return (dataset_root(data) / "meta.json").is_file()
+
+
 def faceforensics_data(data: DataConfig) -> DataConfig:
     """The data settings of Table 3: the profile's ``ff_dataset`` at ``ff_root``."""
-    from dataclasses import replace
-
     return replace(data, dataset=data.ff_dataset, root=data.ff_root)
 
 
 def missing_message(data: DataConfig) -> str:
     """What to do when the real dataset of ``data`` is not at ``data.root``: one paragraph."""
-    root = Path(data.root or f"data/{data.dataset}")
+    root = dataset_root(data)
     known = REAL_DATASETS.get(data.dataset)
     what = f"{known.title} ({known.table})" if known else f"the dataset '{data.dataset}'"
     size = (f"; prepared at {data.resolution} px it takes about {known.disk_gb(data.resolution):,.0f} GB "
@@ -89,9 +96,9 @@ def missing_message(data: DataConfig) -> str:
 
 def prepared(data: DataConfig) -> Path:
     """The folder of the real dataset ``data`` names, checked: prepared, and at the profile's resolution."""
-    root = Path(data.root or f"data/{data.dataset}")
-    if not (root / "meta.json").is_file():
+    if not is_prepared(data):
         raise DatasetMissing(missing_message(data))
+    root = dataset_root(data)
     resolution = fmt.read_meta(root).get("resolution")
     if resolution is not None and resolution != data.resolution:
         raise fmt.DatasetError(f"{root} holds {resolution} px frames, the profile wants {data.resolution} px: "
@@ -104,8 +111,6 @@ def ensure(config: Config, data: DataConfig | None = None, seed: int | None = No
     """The folder of the dataset ``data`` names (default: the profile's ``data``), and whether it was built now:
     a SynthTalk variant is rendered for ``seed`` (default: the profile's) when not cached; a real one must be
     prepared (:class:`DatasetMissing`)."""
-    from dataclasses import replace
-
     data = config.data if data is None else data
     if is_rendered(data.dataset):
         return synth.ensure(data.dataset, replace(config, data=data), config.seed if seed is None else seed,
@@ -122,7 +127,7 @@ def locate(config: Config, data: DataConfig | None = None, seed: int | None = No
 def check_available(config: Config) -> None:
     """Raise :class:`DatasetMissing` at once, naming every real dataset of the profile that is not prepared."""
     missing = [missing_message(d) for d in (config.data, faceforensics_data(config.data))
-               if not is_rendered(d.dataset) and not (Path(d.root or f"data/{d.dataset}") / "meta.json").is_file()]
+               if not is_rendered(d.dataset) and not is_prepared(d)]
     if missing:
         raise DatasetMissing("\n\n".join(dict.fromkeys(missing)))
 
@@ -137,13 +142,13 @@ def fingerprint(root: str | Path) -> str:
 
 
 def stats(root: str | Path) -> dict[str, float]:
-    """Size of a dataset (:func:`s2d.data.synth.stats`'s columns); a prepared one's frames are counted."""
-    meta = fmt.read_meta(root)
-    if meta.get("source") != "real":
-        return synth.stats(root)
+    """Size of a dataset: videos, identities, frames, files and bytes on disk (not counting the cross-identity
+    ground truth SynthTalk caches later, :mod:`s2d.data.reenact`). A prepared dataset's frames are counted."""
     root = Path(root)
+    meta = fmt.read_meta(root)
     files = [p for p in root.rglob("*") if p.is_file() and "reenactment" not in p.relative_to(root).parts]
-    frames = sum(1 for split in fmt.SPLITS for _ in (root / split).glob("*/*.png"))
+    frames = (sum(meta["videos"].values()) * meta["frames_per_video"] if "frames_per_video" in meta
+              else sum(1 for split in fmt.SPLITS for _ in (root / split).glob("*/*.png")))
     return {"videos_train": meta["videos"]["train"], "videos_test": meta["videos"]["test"],
             "identities_train": meta["identities"]["train"], "identities_test": meta["identities"]["test"],
             "frames": frames, "resolution": meta["resolution"], "files": len(files),

@@ -227,21 +227,3 @@ def fingerprint(root: str | Path) -> str:
     key = {k: meta.get(k) for k in ("generator_version", "variant", "seed", "data_config")}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
-
-def stats(root: str | Path) -> dict[str, float]:
-    """Size of a built dataset: videos, identities, frames, files and bytes on disk (not counting the
-    cross-identity ground truth cached later, :mod:`s2d.data.reenact`)."""
-    root = Path(root)
-    meta = fmt.read_meta(root)
-    files = [p for p in root.rglob("*") if p.is_file() and "reenactment" not in p.relative_to(root).parts]
-    videos = sum(meta["videos"].values())
-    return {
-        "videos_train": meta["videos"]["train"],
-        "videos_test": meta["videos"]["test"],
-        "identities_train": meta["identities"]["train"],
-        "identities_test": meta["identities"]["test"],
-        "frames": videos * meta["frames_per_video"],
-        "resolution": meta["resolution"],
-        "files": len(files),
-        "megabytes": round(sum(p.stat().st_size for p in files) / 2**20, 2),
-    }
