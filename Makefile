@@ -22,7 +22,7 @@ REAL_CACHE   := .cache/real/.fetched
 REAL_DATA    := data/real/meta.json
 
 .DEFAULT_GOAL := help
-.PHONY: help setup reproduce test book publish lab bench weights clean clean-all lock
+.PHONY: help setup reproduce test book publish lab gaze bench weights clean clean-all lock
 
 help: ## List the targets with one line each
 	@echo "s2d — reproducible companion to 'Sparse to Dense Motion Transfer for Face Image Animation'"
@@ -69,6 +69,9 @@ lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 	echo "JupyterLab: http://127.0.0.1:8888/lab?token=$$TOKEN"; \
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+gaze: $(STAMP) $(REAL_DATA) ## Table 4's gaze claim at 128 px into results/<profile>/gaze/ (about 20 min on 2 cores; the Table 4 page shows it)
+	$(PY) -m s2d gaze --profile $(PROFILE)
 
 bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cpu|cuda>/ (about 6 min on 2 cores; never part of make test)
 	$(PY) -m s2d bench

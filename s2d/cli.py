@@ -101,6 +101,24 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gaze(args: argparse.Namespace) -> int:
+    import time
+
+    from s2d.config import load_config
+    from s2d.repro.gaze import gaze_study
+
+    config = load_config(args.profile, args.overrides)
+    start = time.perf_counter()
+    out = gaze_study(config, results_root=Path(args.results), data_root=Path(args.data), runs_root=Path(args.runs))
+    if out is None:
+        print(f"error: the {config.profile} profile's eval.gaze_resolution ({config.eval.gaze_resolution}) is not "
+              f"above its data.resolution ({config.data.resolution}): Table 4 itself tests the gaze claim",
+              file=sys.stderr)
+        return 2
+    print(f"wrote {out} in {(time.perf_counter() - start) / 60:.1f} min")
+    return 0
+
+
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     import time
 
@@ -109,7 +127,7 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 
     config = load_config(args.profile, args.overrides)
     seed = config.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else Path("data") / f"{args.variant}-{config.profile}-seed{seed}"
+    out = Path(args.out) if args.out else Path("data") / synth.folder_name(args.variant, config, seed)
     start = time.perf_counter()
     path = synth.build(args.variant, config, seed, out, workers=args.workers, overwrite=args.overwrite)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
@@ -350,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "train.json into --out. Runs under torchrun for several processes (DDP).",
         epilog="examples:\n"
                "  s2d train --profile smoke --out runs/smoke\n"
-               "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-seed0 --out runs/cpu\n"
+               "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-64px-seed0 --out runs/cpu\n"
                "  s2d train --profile cpu --out runs/no-local --set model.local_branches=false\n"
                "  s2d train --profile cpu --model first-order --out runs/fomm      # a baseline of Tables 1-3\n"
                "  s2d train --profile cpu --out runs/cpu --resume          # continue after an interruption\n"
@@ -482,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(--labelled: a dataset in s2d's layout such as data/real, or WFLW's folder) and\n"
                     "unlabelled videos for SBR (--unlabelled). make reproduce does this for its tables.",
         epilog="examples:\n"
-               "  s2d train-detector --variant FAN4+DSNT+SBR --data data/synthtalk/synth-vox-cpu-seed0 "
+               "  s2d train-detector --variant FAN4+DSNT+SBR --data data/synthtalk/synth-vox-cpu-64px-seed0 "
                "--labelled data/real --unlabelled data/real --out runs/detector\n"
                "  s2d train-detector --profile paper --data data/vox --labelled /data/WFLW --out runs/fan4-paper",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -523,6 +541,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resize frames so that their shorter side is N px before detection (aspect ratio kept; "
                         "faster on large frames); the landmarks stay in the frames' own pixels")
     p.set_defaults(func=_cmd_landmarks)
+
+    p = sub.add_parser(
+        "gaze", help="Table 4's gaze claim (Fig. 2 and 5) at eval.gaze_resolution into RESULTS/<profile>/gaze/",
+        description="Train Table 4's full model and its 'no local motion' setting again at the profile's "
+                    "eval.gaze_resolution (the cpu profile: 128 px, where a SynthTalk pupil is more than a pixel "
+                    "or two; the same model, losses, schedule and seeds, on data, a detector and landmarks at that "
+                    "size), evaluate both, and write the paired verdicts on the gaze error and on the motion map's "
+                    "pupil transfer, the motion diagnostics and a gaze figure. The Table 4 page shows them. Not part "
+                    "of make reproduce: about 20 minutes on 2 CPU cores (cached: a second run only evaluates).",
+        epilog="examples:\n  s2d gaze                                   # the cpu profile, into results/cpu/gaze/\n"
+               "  s2d gaze --profile smoke --results /tmp/r   # seconds: checks that everything runs",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_profile_args(p)
+    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
+    p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+    p.set_defaults(func=_cmd_gaze)
 
     p = sub.add_parser(
         "bench", help="time S2D against the first-order model (latency, memory, training) into OUT/*.csv",

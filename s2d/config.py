@@ -87,7 +87,7 @@ RANGES = {  # numeric fields checked beyond their type; every other numeric fiel
     "train.checkpoint_every": SIZE, "train.snapshots": COUNT, "train.num_workers": COUNT,
     "train.time_budget_minutes": COUNT,
     "eval.batch_size": SIZE, "eval.max_test_frames": COUNT, "eval.frame_stride": SIZE,
-    "eval.pose_threshold_deg": COUNT, "eval.pair_threshold_deg": COUNT,
+    "eval.pose_threshold_deg": COUNT, "eval.pair_threshold_deg": COUNT, "eval.gaze_resolution": COUNT,
     "detector.input_size": Range(16), "detector.stacks": SIZE, "detector.features": SIZE, "detector.depth": SIZE,
     "detector.num_landmarks": SIZE, "detector.steps": SIZE, "detector.batch_size": SIZE, "detector.lr": POSITIVE,
     "detector.real_share": FRACTION, "detector.flip_prob": FRACTION, "detector.heatmap_sigma": POSITIVE,
@@ -198,6 +198,9 @@ class EvalConfig:
     frame_stride: int = 1  # every k-th driving frame of a test video (1 = every frame), before max_test_frames
     pose_threshold_deg: float = 5.0  # cross identity: frontal first frame
     pair_threshold_deg: float = 1.0  # cross identity: first-frame poses this close
+    # Table 4's gaze comparison (Fig. 2 and 5: the full model against no local motion) trains and tests those two
+    # settings again at this resolution when it is above data.resolution (0: Table 4's own models only)
+    gaze_resolution: int = 0
 
 
 @dataclass(frozen=True)

@@ -93,13 +93,39 @@ def test_a_missing_row_or_metric_cannot_be_told():
 
 
 def test_claims_come_from_the_papers_numbers():
-    table = claims.verdicts(4, _videos({"x": [[1.0]]}), {}, {})
+    table = claims.verdicts(4, _videos({"x": [[1.0]]}), {}, {}, sources=("tables",))
     # three ablations x three metrics, and the motion cue (Table 1 against Table 4) on three metrics
     assert len(table) == 12
+    both = claims.verdicts(4, _videos({"x": [[1.0]]}), {}, {})
+    gaze = both.iloc[-1]  # and the claim of Fig. 2 and 5, which has no numbers
+    assert len(both) == 13 and gaze.metric == "gaze_error" and np.isnan(gaze.paper_gain)
+    assert gaze.claim == "Full model better than no local motion" and "Fig. 2 and 5" in gaze.paper
+    figures = claims.verdicts(4, _videos({"x": [[1.0]]}), {}, {}, sources=("figures",))
+    assert figures.claim.tolist() == [gaze.claim]
     cue = table[table.claim.str.contains("Ours \\(Table 1\\)")]
     assert set(cue.metric) == {"l1", "fid", "ssim"} and cue.claim.str.startswith("Ours (Table 1) better").all()
     ssim = table[(table.metric == "ssim") & table.claim.str.contains("no local motion")].iloc[0]
     assert ssim.claim == "Full model better than no local motion" and ssim.paper == "0.7733 vs 0.7729"
+
+
+def test_the_gaze_study_trains_table4s_two_settings_again_larger():
+    config = load_config("cpu")
+    runs = plan.gaze_runs(config)
+    assert list(runs) == [plan.FULL, "no local motion"] and config.eval.gaze_resolution == 128
+    for setting, seeded in runs.items():
+        assert [r.config.seed for r in seeded] == plan.ablation_seeds(config, setting)
+        for run in seeded:
+            table4 = plan.ablation_run(config, setting, run.config.seed)
+            assert run.name.startswith("gaze-128px-") and run.detector == table4.detector == plan.DETECTOR
+            # the same model, losses and schedule as Table 4's, on data and a detector at 128 px
+            assert (run.config.model, run.config.loss, run.config.train) == (
+                table4.config.model, table4.config.loss, table4.config.train)
+            assert run.config.data.resolution == run.config.detector.input_size == 128
+            assert replace(run.config.data, resolution=64) == table4.config.data
+    # make gaze trains them, not make reproduce (they do not fit the cpu profile's hour)
+    assert not any(name.startswith("gaze-") for name in (r.name for r in plan.model_runs(config)))
+    at_own_size = load_config("cpu", ["eval.gaze_resolution=64"])
+    assert plan.gaze_runs(at_own_size) == {} and plan.gaze_config(at_own_size) is None
 
 
 def test_model_plan_names_each_model_once_and_shares_the_table1_model():

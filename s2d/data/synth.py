@@ -200,13 +200,19 @@ def _data_settings(config: Config) -> dict:
     return {k: v for k, v in asdict(config.data).items() if k not in ("dataset", "root")}
 
 
+def folder_name(variant: str, config: Config, seed: int) -> str:
+    """The cache folder of a variant rendered for a profile, resolution and seed, e.g. ``synth-vox-cpu-64px-seed0``
+    (a profile may render one variant at two resolutions: Table 4's gaze study)."""
+    return f"{variant}-{config.profile}-{config.data.resolution}px-seed{seed}"
+
+
 def ensure(variant: str, config: Config, seed: int, data_root: str | Path = "data/synthtalk",
            progress: bool = True) -> tuple[Path, bool]:
     """The dataset for (variant, profile data settings, seed), built only if missing or stale.
 
     Returns its path and whether it was built now (False: reused from the cache).
     """
-    out = Path(data_root) / f"{variant}-{config.profile}-seed{seed}"
+    out = Path(data_root) / folder_name(variant, config, seed)
     try:
         meta = fmt.read_meta(out)
         fresh = (meta.get("generator_version") == GENERATOR_VERSION and meta.get("variant") == variant

@@ -3,7 +3,9 @@
 A claim is "row A does better than row B on metric m", read off the paper's numbers
 (:mod:`s2d.repro.paper`) for the comparisons the paper argues: S2D against the baselines
 (Tables 1-3) and the full model against each ablation (Table 4), plus the motion-map
-cue, which the paper supports by comparing Table 1's model with Table 4's full model.
+cue, which the paper supports by comparing Table 1's model with Table 4's full model. One claim
+the paper makes with figures only: the local branches transfer the gaze (Fig. 2 and 5), tested
+on the gaze error of Table 4's full model and its "no local motion" setting.
 
 Our verdict rests on the **paired** difference of the two rows over the same test videos
 (or pairs) and every seed each row was trained on: per video, the mean over a row's
@@ -44,6 +46,12 @@ COMPARISONS = {
     5: [("FAN4+DSNT+SBR", "FAN4+DSNT"), ("FAN4+DSNT", "FAN4"), ("FAN4+DSNT+SBR", "Dlib")],
 }
 CROSS_TABLE = {"Ours (Table 1)": (1, "Ours")}  # a row a table's claims borrow from another table
+# claims the paper makes with figures, not numbers, tested on metrics beyond its tables: (better, worse, metric,
+# where): the local branches transfer the gaze that the global branch misses (Fig. 2 and 5), in the generated
+# frames as our detector sees them and, detector-free, in the motion map (where it sends the driving pupils)
+FIGURE_CLAIMS = {4: [("Full model", "no local motion", metric, "Fig. 2 and 5")
+                     for metric in ("gaze_error", "pupil_transfer_px")]}
+SOURCES = ("tables", "figures")  # which of the paper's claims verdicts() tests
 # difference and interval: ours, paired, in the metric's units, positive in the paper's direction; gain, gain_low,
 # gain_high and paper_gain: the same relative to the row the paper found worse (ours and the paper's), for plotting
 COLUMNS = ["table", "metric", "claim", "paper", "ours", "difference", "interval", "gain", "gain_low", "gain_high",
@@ -89,8 +97,10 @@ def paired_interval(better: np.ndarray, worse: np.ndarray, *, resamples: int = B
 
 
 def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: dict[str, str],
-             copy: str | None = None, unlearned: dict[str, str] | None = None) -> pd.DataFrame:
-    """One line per (comparison, metric) of ``table`` the paper reports numbers for.
+             copy: str | None = None, unlearned: dict[str, str] | None = None,
+             sources: tuple[str, ...] = SOURCES) -> pd.DataFrame:
+    """One line per (comparison, metric) of ``table`` the paper reports numbers for (``"tables"`` in ``sources``),
+    and per claim it makes with a figure (:data:`FIGURE_CLAIMS`, ``"figures"``).
 
     ``per_video`` has one line per (method, seed, test item): ``method, seed, item, <metrics>``
     (:attr:`s2d.repro.table_result.TableResult.per_video`); ``rows`` maps the paper's row names to ours;
@@ -98,23 +108,28 @@ def verdicts(table: int, per_video: pd.DataFrame, rows: dict[str, str], notes: d
     gives the rows known not to have learned (a detector that did not converge) with the reason: their claims
     cannot be told.
     """
-    lines, unlearned = [], unlearned or {}
-    for a, b in COMPARISONS.get(table, []):
+    claimed = []  # (winner, loser, metric, the paper's evidence, its gain)
+    for a, b in COMPARISONS.get(table, []) if "tables" in sources else ():
         for metric in paper.TABLES[table].columns:
             pa, pb = _paper_value(table, a, metric), _paper_value(table, b, metric)
             if pa is None or pb is None or pa == pb:
                 continue
             winner, loser = (a, b) if _better(pa, pb, metric) else (b, a)
-            claim = f"{winner} better than {loser}"
             pw, pl = _paper_value(table, winner, metric), _paper_value(table, loser, metric)
-            line = {"table": table, "metric": metric, "claim": claim, "paper": f"{pw} vs {pl}",
-                    "paper_gain": abs(pw - pl) / abs(pl) if pl else np.nan}
-            judged = _Comparison(per_video, metric, notes, copy, zlib.crc32(f"{table} {claim} {metric}".encode()))
-            line.update(judged.verdict(rows.get(winner), rows.get(loser), (winner, loser)))
-            failed = [f"{name} {unlearned[rows[name]]}" for name in (winner, loser) if rows.get(name) in unlearned]
-            if failed:
-                line |= {"verdict": CANNOT_TELL, "why": "; ".join(failed)}
-            lines.append(line)
+            claimed.append((winner, loser, metric, f"{pw} vs {pl}", abs(pw - pl) / abs(pl) if pl else np.nan))
+    if "figures" in sources:
+        claimed += [(a, b, metric, f"{where} (figures, no numbers)", np.nan)
+                    for a, b, metric, where in FIGURE_CLAIMS.get(table, [])]
+    lines, unlearned = [], unlearned or {}
+    for winner, loser, metric, evidence, gain in claimed:
+        claim = f"{winner} better than {loser}"
+        line = {"table": table, "metric": metric, "claim": claim, "paper": evidence, "paper_gain": gain}
+        judged = _Comparison(per_video, metric, notes, copy, zlib.crc32(f"{table} {claim} {metric}".encode()))
+        line.update(judged.verdict(rows.get(winner), rows.get(loser), (winner, loser)))
+        failed = [f"{name} {unlearned[rows[name]]}" for name in (winner, loser) if rows.get(name) in unlearned]
+        if failed:
+            line |= {"verdict": CANNOT_TELL, "why": "; ".join(failed)}
+        lines.append(line)
     return pd.DataFrame(lines, columns=COLUMNS)
 
 

@@ -15,6 +15,8 @@ import pandas as pd
 HIGHER_IS_BETTER = {
     "l1": False, "l1_255": False, "fid": False, "ssim": True, "lpips": False, "ms_ssim": True, "akd": False,
     "psnr": True, "user_preference": True, "user_study": True, "sms": False,
+    # beyond the paper's tables: Fig. 2 and 5's claim (s2d.repro.claims.FIGURE_CLAIMS)
+    "gaze_error": False, "pupil_transfer_px": False,
 }
 
 

@@ -4,7 +4,8 @@
 of truth for the training step and the notebooks): S2D as in Table 1 for every seed
 (:func:`main_run`), the exact-landmark oracle, Table 4's settings (:data:`ABLATIONS`),
 the keypoint baselines (:data:`BASELINES`), Table 5's S2D on each detector's landmarks,
-and the real-face model. :func:`detector_runs` lists the landmark detectors to train.
+and the real-face model; :func:`gaze_runs` the models of Table 4's gaze study at a larger size
+(``make gaze``: they do not fit the cpu profile's hour). :func:`detector_runs` lists the landmark detectors to train.
 Training and caching them is :mod:`s2d.repro.cache`'s job.
 """
 
@@ -50,6 +51,11 @@ ABLATIONS = {
     PAPER_LITERAL: {"motion_to_generator": False, "global_motion": "offsets"},
     WITH_MOTION_CUE: {},
 }
+
+
+# Fig. 2 and 5's claim (the local branches transfer the gaze) compares these two Table 4 settings; where the
+# profile's frames are too small to show a pupil, eval.gaze_resolution trains and tests them again, larger
+GAZE_SETTINGS = (FULL, "no local motion")
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,29 @@ def ablation_seeds(config: Config, setting: str) -> list[int]:
     shows what our reading of the global branch bought, and makes no claim)."""
     count = {WITH_MOTION_CUE: None, PAPER_LITERAL: 1}.get(setting, ABLATION_SEEDS)
     return list(config.seeds[:count] if count else config.seeds)
+
+
+def gaze_config(config: Config) -> Config | None:
+    """The profile at ``eval.gaze_resolution`` (its data and detector at that size), or None when that is not above
+    ``data.resolution`` (Table 4's own models then answer the gaze claim)."""
+    size = config.eval.gaze_resolution
+    if size <= config.data.resolution:
+        return None
+    return replace(config, data=replace(config.data, resolution=size),
+                   detector=replace(config.detector, input_size=max(size, config.detector.input_size)))
+
+
+def gaze_runs(config: Config) -> dict[str, list[ModelRun]]:
+    """The Table 4 settings of :data:`GAZE_SETTINGS` at :func:`gaze_config`'s size, for :func:`ablation_seeds`
+    (empty when the profile has no gaze resolution of its own)."""
+    larger = gaze_config(config)
+    if larger is None:
+        return {}
+    size = larger.data.resolution
+    return {setting: [replace(run, name=f"gaze-{size}px-{slug(setting)}-seed{run.config.seed}",
+                              used_by=f"Table 4, gaze at {size} px")
+                      for run in (ablation_run(larger, setting, seed) for seed in ablation_seeds(config, setting))]
+            for setting in GAZE_SETTINGS}
 
 
 def baseline_run(config: Config, architecture: str, variant: str, seed: int) -> ModelRun:

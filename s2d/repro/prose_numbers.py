@@ -51,6 +51,14 @@ def passages(results: Path) -> dict[str, str]:
     timing = results.parent / "paper" / "timing.json"
     if timing.is_file():
         out["gpu_timing"] = gpu_timing(json.loads(timing.read_text()))
+    gaze = results / "gaze" / "table4_gaze.json"  # make gaze's record (s2d.repro.gaze)
+    if gaze.is_file():
+        record = json.loads(gaze.read_text())
+        models = sum(len(names) for names in record["runs"].values())
+        out["gaze_time"] = (f"{models} models at {record['resolution']} px in {record['wall_time_s'] / 60:.0f} min "
+                            f"on its last run (commit {str(record['git_commit'])[:12]})")
+    else:
+        out["gaze_time"] = "not run yet for this profile"
     if full:
         stages = full["stages_s"]
         named = {"data": "SynthTalk", "train": f"{full['models_trained']} detectors and models",

@@ -140,7 +140,8 @@ def claims_step(out_dir: Path) -> dict[str, dict]:
     from s2d.repro.figures import claims_figure
 
     start = time.perf_counter()
-    verdicts = sorted(out_dir.glob("table[0-9]_claims.csv"))
+    # and the gaze study's, where make gaze has written it (s2d.repro.gaze)
+    verdicts = [*sorted(out_dir.glob("table[0-9]_claims.csv")), *sorted(out_dir.glob("gaze/table[0-9]_*_claims.csv"))]
     if not verdicts:
         return {}
     path = claims_figure(pd.concat([pd.read_csv(p) for p in verdicts], ignore_index=True),

@@ -41,6 +41,8 @@ class TableResult:
     columns: list[str]
     attrs: dict = field(default_factory=dict)
     per_video: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Table 4: the motion diagnostics per held-out video (s2d.repro.tables.with_motion), empty elsewhere
+    motion: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def data(self) -> Path:
@@ -88,15 +90,23 @@ class TableResult:
         """Each of the paper's claims this table can test (:mod:`s2d.repro.claims`): reproduced, contradicted, or cannot
         tell, from the paired differences over the test videos and every seed."""
         methods = set(self.per_video.get("method", ()))
-        return claims.verdicts(self.number, self.per_video, self.attrs.get("rows_for_claims", {}),
-                               self.attrs.get("notes", {}), COPY_BASELINE if COPY_BASELINE in methods else None,
-                               self.attrs.get("unlearned", {}))
+        lines = claims.verdicts(self.number, self.per_video, self.attrs.get("rows_for_claims", {}),
+                                self.attrs.get("notes", {}), COPY_BASELINE if COPY_BASELINE in methods else None,
+                                self.attrs.get("unlearned", {}), tuple(self.attrs.get("claim_sources", claims.SOURCES)))
+        if "claim_suffix" in self.attrs:  # a companion table says where its claims differ from the table's own
+            lines["claim"] = lines["claim"] + self.attrs["claim_suffix"]
+        return lines
+
+    @property
+    def stem(self) -> str:
+        """The name of its files in ``results/<profile>/``: ``table<N>``, or a companion such as ``table4_gaze``."""
+        return self.attrs.get("stem", f"table{self.number}")
 
     def save(self, results_dir: Path) -> Path:
         """Write ``table<N>.csv`` (summary), ``table<N>_seeds.csv``, ``table<N>_videos.csv``, ``table<N>_claims.csv``
         and ``table<N>.json``."""
         results_dir.mkdir(parents=True, exist_ok=True)
-        stem = results_dir / f"table{self.number}"
+        stem = results_dir / self.stem
         for suffix, frame, index in (("", self.summary(), True), ("_seeds", self.per_seed, False),
                                      ("_videos", self.per_video, False), ("_claims", self.verdicts(), False)):
             with atomic_path(stem.with_name(f"{stem.name}{suffix}.csv")) as tmp:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ from s2d.repro.plan import (
     detector_model_run,
     exact_landmarks_run,
     faceforensics_dataset,
+    gaze_config,
+    gaze_runs,
     main_run,
     real_data,
     same_identity_dataset,
@@ -57,6 +59,7 @@ from s2d.runtime import git_commit, pick_device
 BEYOND_PAPER = {1: ("akd_gt",), 2: ("akd", "l1_gt", "psnr_gt", "ssim_gt"), 3: ("akd", "akd_gt"),
                 4: ("akd", "akd_gt", "gaze_error")}
 RATINGS = Path("results/ratings.csv")
+MOTION_CLAIM_COLUMNS = ("pupil_transfer_px",)  # motion diagnostics the verdicts pair (Fig. 2 and 5's gaze claim)
 
 
 def trained_with(config: Config) -> str:
@@ -246,9 +249,26 @@ def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     the profile's ``data.dataset``."""
     runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
             for setting in ABLATIONS}
-    result = _table(4, runs, "same_identity", config, data_root, runs_root, progress)
+    result = with_motion(_table(4, runs, "same_identity", config, data_root, runs_root, progress), config)
     result.attrs["rows_for_claims"] = {name: name for name in ABLATIONS if name in paper.TABLES[4].rows}
     result.attrs["rows_for_claims"]["Ours (Table 1)"] = WITH_MOTION_CUE
+    return result
+
+
+def gaze_table(config: Config, data_root: Path = Path("data/synthtalk"), runs_root: Path = RUNS_ROOT,
+               progress: bool = True) -> TableResult | None:
+    """Table 4's gaze companion (saved as ``table4_gaze``): the settings of :data:`s2d.repro.plan.GAZE_SETTINGS`
+    trained and tested at ``eval.gaze_resolution`` (:func:`s2d.repro.plan.gaze_runs`), with its own data and
+    detector at that size, and the copy baseline; its verdict is Fig. 2 and 5's gaze claim alone. None when the
+    profile has no gaze resolution above its own (Table 4 itself then carries the claim)."""
+    runs = gaze_runs(config)
+    if not runs:
+        return None
+    larger = gaze_config(config)
+    result = with_motion(_table(4, runs, "same_identity", larger, data_root, runs_root, progress), larger)
+    result.attrs |= {"stem": "table4_gaze", "claim_sources": ["figures"],
+                     "claim_suffix": f" (at {larger.data.resolution} px)",
+                     "rows_for_claims": {name: name for name in runs}}
     return result
 
 
@@ -283,24 +303,53 @@ def learning_curves(result: TableResult, config: Config, data_root: Path = Path(
     return pd.concat([curves, level], ignore_index=True)[["method", "step", *lc.CURVE_COLUMNS, "frames"]]
 
 
-def motion_diagnostics(result: TableResult, config: Config) -> pd.DataFrame:
-    """Does each Table 4 model move the face? :mod:`s2d.motion_diagnostics` on every held-out video, for every
-    seed the setting was trained on: the mean over videos and seeds, and the number of models.
+def with_motion(result: TableResult, config: Config) -> TableResult:
+    """``result`` with :mod:`s2d.motion_diagnostics` on every held-out video for every seed of every trained row
+    (``result.motion``: ``method, seed, video, <diagnostics>``; the copy baseline is the identity warp), and the
+    fused map's pupil-transfer error joined to its per-video and per-seed rows as ``pupil_transfer_px``: the
+    detector-free test of Fig. 2 and 5's gaze claim (each model given SynthTalk's exact landmarks)."""
+    from s2d import motion_diagnostics as md
+
+    frames = []
+    for method in result.methods():
+        for checkpoint in result.checkpoints(method):
+            model, trained = load_model(checkpoint)
+            table = md.motion_diagnostics(model, result.data, frame_stride=config.eval.frame_stride)
+            frames.append(table.reset_index().assign(method=method, seed=trained.seed))
+    motion = pd.concat(frames, ignore_index=True)
+    first = motion[(motion["method"] == motion["method"].iloc[0]) & (motion["seed"] == motion["seed"].iloc[0])]
+    copy = pd.DataFrame({"method": COPY_BASELINE, "seed": np.nan, "video": first["video"],
+                         "pupil_transfer_px": first["pupil_identity_px"]})  # copying the source: the identity warp
+    pupils = pd.concat([motion[["method", "seed", "video", "pupil_transfer_px"]], copy], ignore_index=True)
+    pupils["seed"] = pupils["seed"].astype(float).fillna(-1)
+    per_video = result.per_video.assign(video=result.per_video["item"].str.split("/").str[0],
+                                        seed=result.per_video["seed"].astype(float).fillna(-1))
+    per_video = per_video.merge(pupils, on=["method", "seed", "video"], how="left").drop(columns="video")
+    seeds = per_video.groupby(["method", "seed"], sort=False)["pupil_transfer_px"].mean()
+    per_video["seed"] = per_video["seed"].replace(-1, np.nan)
+    per_seed = result.per_seed.assign(pupil_transfer_px=[
+        seeds.get((m, -1.0 if pd.isna(s) else float(s)), np.nan)
+        for m, s in zip(result.per_seed["method"], result.per_seed["seed"])])
+    columns = [*result.columns, *(c for c in MOTION_CLAIM_COLUMNS if c not in result.columns)]
+    return replace(result, per_seed=per_seed, per_video=per_video, columns=columns, motion=motion)
+
+
+def motion_diagnostics(result: TableResult) -> pd.DataFrame:
+    """Does each Table 4 model move the face? The mean of :func:`with_motion`'s per-video diagnostics over the
+    held-out videos and every seed of a setting, and the number of models.
 
     Columns: the identity warp's landmark-transfer error (the landmarks' own motion), the global and fused
-    maps' errors, the global map's head flow over the landmark displacement, its background flow, the local
-    masks on their crops' outer ring and the fused map's jump across the crop borders.
+    maps' errors, the pupils' motion and the fused map's error on them, the global map's head flow over the
+    landmark displacement, its background flow, the local masks on their crops' outer ring and the fused
+    map's jump across the crop borders.
     """
     from s2d import motion_diagnostics as md
 
-    rows = {}
-    for setting in result.methods():
-        per_model = []
-        for checkpoint in result.checkpoints(setting):
-            model, _ = load_model(checkpoint)
-            per_model.append(md.motion_diagnostics(model, result.data, frame_stride=config.eval.frame_stride).mean())
-        rows[setting] = pd.concat(per_model, axis=1).mean(axis=1).to_dict() | {"models": len(per_model)}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("setting")
+    grouped = result.motion.groupby("method", sort=False)
+    table = grouped[list(md.COLUMNS)].mean().assign(models=grouped["seed"].nunique())
+    return table.rename_axis("setting")
+
+
 TABLE5_ROWS = {"dlib": "Dlib", "FAN4": "FAN4", "FAN4+DSNT": "FAN4+DSNT", "FAN4+DSNT+SBR": "FAN4+DSNT+SBR"}
 NME_CONVERGED = 0.25  # a detector whose normalised mean error exceeds this has not learned to find the landmarks
 TABLE5_MODEL_COLUMNS = ("l1", "fid", "ssim")  # the right half: S2D trained and tested on the detector's landmarks

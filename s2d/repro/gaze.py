@@ -1,0 +1,80 @@
+"""Table 4's gaze study (``make gaze``): the claim of Fig. 2 and 5 at a size that shows a pupil.
+
+The paper's reason for the local branches is the gaze: the global branch moves the head, the
+eye branch moves the pupils. At the cpu profile's 64 px a SynthTalk pupil is one or two
+pixels. :func:`gaze_study` trains Table 4's full model and its "no local motion" setting again
+at ``eval.gaze_resolution`` (:func:`s2d.repro.plan.gaze_runs`: the same model, losses, schedule
+and seeds, on SynthTalk data, a detector and its landmarks at that size), evaluates both by the
+same-identity protocol and the motion diagnostics (:func:`s2d.repro.tables.gaze_table`), and
+writes ``results/<profile>/gaze/``: ``table4_gaze.csv`` and its ``_seeds``, ``_videos`` and
+``_claims`` tables, ``table4_gaze.json`` (what made it, its wall time),
+``table4_gaze_motion.csv`` and the figure ``table4_gaze.png``. The Table 4 page shows them
+(:func:`load`).
+
+It is not part of ``make reproduce``: its four models at 128 px take about 20 minutes on 2
+cores, which the cpu profile's hour has no room for. ``make reproduce`` leaves the folder as
+it is (it is outside ``figures/``, which the notebooks redraw).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from s2d.config import Config
+from s2d.io import atomic_path
+from s2d.repro import plan, tables
+from s2d.repro.cache import RUNS_ROOT
+
+STEM = "table4_gaze"
+
+
+class GazeStudy(NamedTuple):
+    """What :func:`gaze_study` wrote, as the Table 4 page reads it back."""
+
+    summary: pd.DataFrame  # mean over seeds per row (and the copy baseline)
+    verdicts: pd.DataFrame  # Fig. 2 and 5's claim on the detected gaze and on the motion map's pupils
+    motion: pd.DataFrame  # the motion diagnostics per setting
+    attrs: dict  # resolution, seeds, commit, wall time, what trained it
+    figure: Path
+
+
+def gaze_study(config: Config, results_root: Path = Path("results"), data_root: Path = Path("data/synthtalk"),
+               runs_root: Path = RUNS_ROOT, progress: bool = True) -> Path | None:
+    """Train (cached), evaluate and write the gaze study of ``config`` into ``results_root/<profile>/gaze/``;
+    return the folder, or None when the profile has no ``eval.gaze_resolution`` above its own."""
+    from s2d.repro.figures import gaze_figure
+
+    start = time.perf_counter()
+    result = tables.gaze_table(config, data_root, runs_root, progress)
+    if result is None:
+        return None
+    out = results_root / config.profile / "gaze"
+    models = {setting: result.model(setting).animate for setting in plan.GAZE_SETTINGS}
+    gaze_figure(models, result.data, out=out / f"{STEM}.png")
+    with atomic_path(out / f"{STEM}_motion.csv") as tmp:
+        tables.motion_diagnostics(result).to_csv(tmp, float_format="%.4f")
+    result.attrs["wall_time_s"] = round(time.perf_counter() - start, 1)
+    result.save(out)
+    return out
+
+
+def load(folder: Path) -> GazeStudy | None:
+    """The study :func:`gaze_study` wrote into ``folder``, or None when it has not been run there."""
+    if not (folder / f"{STEM}.json").is_file():
+        return None
+    return GazeStudy(pd.read_csv(folder / f"{STEM}.csv", index_col=0), pd.read_csv(folder / f"{STEM}_claims.csv"),
+                     pd.read_csv(folder / f"{STEM}_motion.csv", index_col=0),
+                     json.loads((folder / f"{STEM}.json").read_text()), folder / f"{STEM}.png")
+
+
+def describe(study: GazeStudy) -> str:
+    """One sentence on what made the study: size, data, seeds, commit and wall time."""
+    a = study.attrs
+    return (f"At {a['resolution']} px ({a['dataset']}, {a['profile']} profile, seeds {a['seeds']}), written by "
+            f"`make gaze` at commit {str(a.get('git_commit', 'unknown'))[:8]} in {a['wall_time_s'] / 60:.0f} min.")
+
