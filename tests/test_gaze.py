@@ -29,6 +29,9 @@ def test_make_gaze_trains_the_two_settings_at_128_px_and_writes_their_verdicts(t
     # copying the source frame is the identity warp: its pupil error is how far the pupils moved
     assert np.isclose(study.summary.loc[COPY_BASELINE, "pupil_transfer_px"], study.motion["pupil_identity_px"].iloc[0],
                       atol=1e-3)
+    floor = study.attrs["gaze_floor"]  # what a detected gaze error can show on these frames
+    assert set(floor) == {"gaze_change", "detector_error", "detector_change"} and floor["gaze_change"] > 0
+    assert np.isfinite(list(floor.values())).all() and "interocular" in gaze.describe(study)
     videos = pd.read_csv(folder / "table4_gaze_videos.csv")
     assert videos["pupil_transfer_px"].notna().all() and set(videos["method"]) == {*plan.GAZE_SETTINGS, COPY_BASELINE}
     # the claims figure of make reproduce includes them

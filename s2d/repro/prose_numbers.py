@@ -55,8 +55,8 @@ def passages(results: Path) -> dict[str, str]:
     if gaze.is_file():
         record = json.loads(gaze.read_text())
         models = sum(len(names) for names in record["runs"].values())
-        out["gaze_time"] = (f"{models} models at {record['resolution']} px in {record['wall_time_s'] / 60:.0f} min "
-                            f"on its last run (commit {str(record['git_commit'])[:12]})")
+        out["gaze_time"] = (f"{models} models at {record['resolution']} px, trained in {record['training_s'] / 60:.0f} "
+                            f"min on its last run (commit {str(record['git_commit'])[:12]})")
     else:
         out["gaze_time"] = "not run yet for this profile"
     if full:
