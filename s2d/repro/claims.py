@@ -5,7 +5,8 @@ A claim is "row A does better than row B on metric m", read off the paper's numb
 (Tables 1-3) and the full model against each ablation (Table 4), plus the motion-map
 cue, which the paper supports by comparing Table 1's model with Table 4's full model. One claim
 the paper makes with figures only: the local branches transfer the gaze (Fig. 2 and 5), tested
-on the gaze error of Table 4's full model and its "no local motion" setting.
+between Table 4's full model and its "no local motion" setting on the detected gaze error and on
+the motion map's pupil-transfer error (:data:`FIGURE_CLAIMS`).
 
 Our verdict rests on the **paired** difference of the two rows over the same test videos
 (or pairs) and every seed each row was trained on: per video, the mean over a row's

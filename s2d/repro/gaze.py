@@ -11,8 +11,8 @@ writes ``results/<profile>/gaze/``: ``table4_gaze.csv`` and its ``_seeds``, ``_v
 ``table4_gaze_motion.csv`` and the figure ``table4_gaze.png``. The Table 4 page shows them
 (:func:`load`).
 
-It is not part of ``make reproduce``: its four models at 128 px take about 20 minutes on 2
-cores, which the cpu profile's hour has no room for. ``make reproduce`` leaves the folder as
+It is not part of ``make reproduce``: its four models at 128 px take about 23 minutes on 2
+cores (19 of them training), which the cpu profile's hour has no room for. ``make reproduce`` leaves the folder as
 it is (it is outside ``figures/``, which the notebooks redraw).
 """
 

@@ -5,8 +5,8 @@ of truth for the training step and the notebooks): S2D as in Table 1 for every s
 (:func:`main_run`), the exact-landmark oracle, Table 4's settings (:data:`ABLATIONS`),
 the keypoint baselines (:data:`BASELINES`), Table 5's S2D on each detector's landmarks,
 and the real-face model; :func:`gaze_runs` the models of Table 4's gaze study at a larger size
-(``make gaze``: they do not fit the cpu profile's hour). :func:`detector_runs` lists the landmark detectors to train.
-Training and caching them is :mod:`s2d.repro.cache`'s job.
+(``make gaze``: they do not fit the cpu profile's hour). :func:`detector_runs` lists the
+landmark detectors to train. Training and caching them is :mod:`s2d.repro.cache`'s job.
 """
 
 from __future__ import annotations
