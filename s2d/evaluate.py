@@ -69,7 +69,7 @@ EXACT_TRUTH_METRICS = ("akd_gt", "gaze_error", "eye_aperture_error", "mouth_aper
 NO_EXACT_LANDMARKS = ("needs SynthTalk's exact landmarks: the annotations of real video are a detector's estimate "
                       "(the pupils especially), not a ground truth")
 NO_GROUND_TRUTH = "no ground truth: only SynthTalk can render the source person performing the driving motion"
-MODES = ("absolute", "relative")
+MODES = reenact.MODES  # cross identity: the driving landmarks as they are, or their motion
 
 
 class Animator(Protocol):
@@ -135,6 +135,11 @@ class Evaluation(NamedTuple):
 
     rows: pd.DataFrame
     mean: pd.Series
+
+    @property
+    def notes(self) -> dict[str, str]:
+        """Why a metric is NaN or what it means here, by metric (empty when every metric is plain)."""
+        return self.mean.attrs.get("notes", {})
 
 
 def relative_landmarks(source_lm: np.ndarray, driving_lm: np.ndarray, driving_first_lm: np.ndarray) -> np.ndarray:
@@ -273,6 +278,11 @@ def cross_identity(root: str | Path, animate: Animator, *, mode: str = "relative
     metric_names = (*CROSS_LANDMARK_METRICS, *REENACTMENT_METRICS)
     columns = ["source_video", "driving_video", "mode", "frames", *metric_names]
     return _evaluation(f"cross_identity ({mode})", rows, columns, metric_names, features, notes, "pairs")
+
+
+# the protocols by the names the command line gives them
+PROTOCOLS: dict[str, Callable[..., Evaluation]] = {"same-identity": same_identity, "faceforensics": faceforensics,
+                                                   "cross-identity": cross_identity}
 
 
 def _reconstruction(protocol: str, plan: list[EvalVideo], root: str | Path, split: str, animate: Animator,

@@ -19,17 +19,17 @@ from s2d.data.render import FrameParams
 from s2d.data.template import LANDMARKS_3D, deform, rotation_matrix
 
 # slider ranges: (minimum, maximum) of each control
-RANGES = {"yaw": (-30.0, 30.0), "pitch": (-20.0, 20.0), "roll": (-20.0, 20.0), "gaze_x": (-1.0, 1.0),
+SLIDER_RANGES = {"yaw": (-30.0, 30.0), "pitch": (-20.0, 20.0), "roll": (-20.0, 20.0), "gaze_x": (-1.0, 1.0),
           "gaze_y": (-1.0, 1.0), "blink": (0.0, 1.0), "mouth_open": (0.0, 1.0), "smile": (0.0, 1.0)}
 
 
 def controls(**values: float) -> FrameParams:
-    """The explorer's controls (the names of :data:`RANGES`; the rest at zero) as SynthTalk's frame parameters;
+    """The explorer's controls (the names of :data:`SLIDER_RANGES`; the rest at zero) as SynthTalk's frame parameters;
     ValueError for another name or a value outside its range."""
     for name, value in values.items():
-        if name not in RANGES:
-            raise ValueError(f"unknown control {name!r}; controls: {', '.join(RANGES)}")
-        low, high = RANGES[name]
+        if name not in SLIDER_RANGES:
+            raise ValueError(f"unknown control {name!r}; controls: {', '.join(SLIDER_RANGES)}")
+        low, high = SLIDER_RANGES[name]
         if not low <= value <= high:
             raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
     return FrameParams(**values)
@@ -71,7 +71,7 @@ def animate_controls(animate, image: torch.Tensor, landmarks: np.ndarray, settin
 def controls_grid(animate, image: torch.Tensor, landmarks: np.ndarray, steps: int = 5) -> dict[str, np.ndarray]:
     """For each control, the face animated with that control swept over its range (the others at zero)."""
     rows = {}
-    for name, (low, high) in RANGES.items():
+    for name, (low, high) in SLIDER_RANGES.items():
         sweep = [controls(**{name: float(v)}) for v in np.linspace(low, high, steps)]
         rows[name] = animate_controls(animate, image, landmarks, sweep)
     return rows

@@ -49,10 +49,11 @@ OUTER_LIPS = tuple(range(48, 60))
 INNER_LIPS = tuple(range(60, 68))
 LEFT_PUPIL = 68
 RIGHT_PUPIL = 69
+PUPILS = (LEFT_PUPIL, RIGHT_PUPIL)
 LEFT_IRIS_EDGE = (70, 71)
 RIGHT_IRIS_EDGE = (72, 73)
 
-# Regions of the three local branches of the dense motion generator (Sec. 3.2, Eq. 3):
+# Regions of the three local branches of the dense motion generator (Sec. 3.2, Eq. (3)):
 # M_L1 sees the left eye and brow, M_L2 the right eye and brow, M_L3 the mouth.
 LEFT_EYE_BROW = LEFT_BROW + LEFT_EYE + (LEFT_PUPIL,) + LEFT_IRIS_EDGE
 RIGHT_EYE_BROW = RIGHT_BROW + RIGHT_EYE + (RIGHT_PUPIL,) + RIGHT_IRIS_EDGE

@@ -1,5 +1,5 @@
-"""Training losses (Sec. 3.4): perceptual pyramid (Eq. 4), L1, least-squares GAN (Eq. 5, 6),
-face-parsing prior (Eq. 7), summed by Eq. (8) (:func:`total_loss`)."""
+"""Training losses (Sec. 3.4): perceptual pyramid (Eq. (4)), L1, least-squares GAN (Eqs. (5), (6)),
+face-parsing prior (Eq. (7)), summed by Eq. (8) (:func:`total_loss`)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def parsing_prior_loss(grid: torch.Tensor, source_parsing: torch.Tensor, driving
                        num_labels: int) -> torch.Tensor:
     """Differentiable surrogate of Eq. (7): the expected label mismatch after warping.
 
-    The one-hot source parsing is warped *bilinearly* by F (instead of Eq. 7's nearest
+    The one-hot source parsing is warped *bilinearly* by F (instead of Eq. (7)'s nearest
     warp, which has no gradient) and compared with the one-hot driving parsing:
     ``mean_p (1 - sum_c warped_c(p) * driving_c(p))``. With a nearest warp this is
     exactly Eq. (7)'s fraction of mismatched pixels (see :func:`parsing_mismatch_eq7`).

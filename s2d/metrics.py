@@ -1,4 +1,4 @@
-"""Evaluation metrics: the paper's (Sec. 4.1, Eq. 9) and a few more where ground truth exists.
+"""Evaluation metrics: the paper's (Sec. 4.1, Eq. (9)) and a few more where ground truth exists.
 
 Image metrics take two batches of RGB images, float ``(B, 3, H, W)`` (or one
 ``(3, H, W)`` image) with values in [0, 1], and return one value per image as a

@@ -5,7 +5,7 @@ is computed for the same-identity protocol: the first frame of a test video is t
 source, its later frames (every ``frame_stride``-th) give the driving landmarks.
 
 - ``global_transfer_px`` / ``fused_transfer_px``: the landmark-transfer error of the
-  global map f_G and of the fused map F (Eq. 3): ``mean_j |f(D_j) - S_j|``, how far the
+  global map f_G and of the fused map F (Eq. (3)): ``mean_j |f(D_j) - S_j|``, how far the
   point a map samples for each driving landmark D_j lands from the source landmark S_j
   it should sample. ``identity_transfer_px`` is the identity warp's error: the
   landmarks' own displacement ``mean_j |D_j - S_j|``. ``pupil_transfer_px``: the fused
@@ -22,7 +22,7 @@ source, its later frames (every ``frame_stride``-th) give the driving landmarks.
 - ``mask_ring``: the local masks m_Li on each crop's outer ring (the image pixels within
   one pixel of a crop's border, inside it), averaged over the crops.
 - ``border_jump_px``: on the same ring, what the crop adds to the fused map,
-  ``m_Li |f^_Li - f_G|``. Just outside the crop it adds nothing (Eq. 3), so this is the
+  ``m_Li |f^_Li - f_G|``. Just outside the crop it adds nothing (Eq. (3)), so this is the
   jump of the fused map across the crop's border (where the eye crops overlap, the other
   crop's share is not counted: it is continuous there).
 """
@@ -44,7 +44,7 @@ from s2d.models.dense_motion import DenseMotion
 
 BACKGROUND = fmt.PARSING_LABELS.index("background")
 NEAR_HEAD_PX = 4
-PUPILS = [lm.LEFT_PUPIL, lm.RIGHT_PUPIL]
+PUPILS = list(lm.PUPILS)  # a list: it indexes the landmark tensors
 COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "pupil_identity_px",
            "pupil_transfer_px", "head_flow_ratio",
            "background_flow_px", "far_background_flow_px", "mask_ring", "border_jump_px")

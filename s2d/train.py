@@ -227,7 +227,7 @@ def train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: di
     terms = {"perceptual": perceptual(pred, target), "l1": l1_loss(pred, target)}
     if net_d is not None:
         terms["gan"] = generator_gan_loss(net_d(pred))
-    # The parsing prior (Eq. 7) is S2D's: FOMM and Monkey-Net were trained without it, so the baselines
+    # The parsing prior (Eq. (7)) is S2D's: FOMM and Monkey-Net were trained without it, so the baselines
     # skip it whatever loss.parsing says (their dense motion ``out.grid`` could take it, but then they
     # would no longer be the published baselines).
     if not keypoints and w.parsing > 0 and "source_parsing" in batch:

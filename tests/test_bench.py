@@ -54,7 +54,7 @@ def test_ratios_and_headline_from_a_latency_table():
 
 def test_quick_bench_writes_every_table_and_the_figure(tmp_path):
     written = bench_report.run(tmp_path, "cpu", quick=True, widths="smoke")
-    assert {path.stem for path in written} == set(bench_report.TABLES) - {"compiled"}
+    assert {path.stem for path in written} == set(bench_report.BENCH_TABLES) - {"compiled"}
     tables = bench_report.load(tmp_path)
     latency = tables["latency"]
     assert set(latency.path) == {"eager", "fast"} and (latency.frames_per_s > 0).all()

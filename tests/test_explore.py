@@ -58,7 +58,7 @@ def test_controls_grid_animates_a_face_per_value(face, synth_vox, smoke_config):
     video = fmt.video_ids(synth_vox, "test")[0]
     image = torch.from_numpy(fmt.read_frames(synth_vox, "test", video, [0])[0]).permute(2, 0, 1).float() / 255
     rows = explore.controls_grid(model.animate, image, face, steps=3)
-    assert set(rows) == set(explore.RANGES)
+    assert set(rows) == set(explore.SLIDER_RANGES)
     assert all(r.shape == (3, 64, 64, 3) and r.dtype == np.uint8 for r in rows.values())
 
 

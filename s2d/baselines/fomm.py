@@ -4,7 +4,7 @@
 Both are :class:`KeypointAnimator`: self-supervised keypoints of the source and the driving
 *frame* (:mod:`s2d.baselines.keypoints`), a dense motion from them
 (:mod:`s2d.baselines.dense_motion`), then the same generator family as S2D: the source is
-warped by the dense motion (Eq. 1, :func:`s2d.models.generator.warp`), multiplied by the
+warped by the dense motion (Eq. (1), :func:`s2d.models.generator.warp`), multiplied by the
 occlusion map when there is one, and s2d's :class:`~s2d.models.generator.ImageGenerator`
 (without the motion map as input) gives a residual and a mask, composed by Eq. (2). So the
 only difference from S2D is the motion model. Training adds FOMM's equivariance losses
@@ -12,7 +12,7 @@ only difference from S2D is the motion model. Training adds FOMM's equivariance 
 
 Where FOMM differs from ours: FOMM warps the generator's encoder *features* and multiplies
 them by the occlusion map, then decodes the image; ours warps the image and lets the
-generator paint a residual through a mask (Eq. 2), with the occluded warped source as the
+generator paint a residual through a mask (Eq. (2)), with the occluded warped source as the
 warped image. Its keypoint detector is half the width of its dense motion network (32 vs
 64 channels, max 1024); ours use the profile's ``block_expansion``, ``max_features`` and
 ``motion_blocks`` for both, so the compute is comparable with S2D's.

@@ -29,7 +29,7 @@ from s2d import landmarks as lm
 from s2d.data import format as fmt
 from s2d.io import atomic_path, write_json
 
-SPLITS = ("train", "test")
+SPLITS = fmt.SPLITS
 Detector = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 
 

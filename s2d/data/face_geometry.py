@@ -30,6 +30,7 @@ import numpy as np
 from s2d import landmarks as lm
 from s2d.data import format as fmt
 from s2d.data.extractors import face_box
+from s2d.data.render import fill_polygon
 from s2d.data.template import LANDMARKS_3D, rotation_matrix
 
 CROP_SCALE = 1.8
@@ -109,8 +110,8 @@ def visibility(landmarks: np.ndarray, pose: np.ndarray, detected: np.ndarray,
 
 
 def _fill(labels: np.ndarray, polygon: np.ndarray, label: str) -> None:
-    """Fill a polygon at sub-pixel precision (4 fractional bits)."""
-    cv2.fillPoly(labels, [np.round(polygon * 16).astype(np.int32)], _LABEL[label], lineType=cv2.LINE_8, shift=4)
+    """Fill a polygon with one parsing label, at sub-pixel precision."""
+    fill_polygon(labels, polygon, _LABEL[label])
 
 
 def parsing_map(points: np.ndarray, size: int) -> np.ndarray:

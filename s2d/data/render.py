@@ -113,8 +113,8 @@ class Renderer:
         bottom = self.res * 1.05
         poly = np.array([left, chin, right, [right[0] + 0.1 * (right[0] - left[0]), bottom],
                          [left[0] - 0.1 * (right[0] - left[0]), bottom]])
-        _fill(image, poly, (self.identity.skin_colour * 0.78).tolist())
-        _fill(labels, poly, LABEL["skin"])
+        fill_polygon(image, poly, (self.identity.skin_colour * 0.78).tolist())
+        fill_polygon(labels, poly, LABEL["skin"])
 
     def _face(self, image: np.ndarray, labels: np.ndarray, screen: np.ndarray,
               rotated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +126,7 @@ class Renderer:
         order = front[np.argsort(rotated[tri[front]][:, :, 2].mean(axis=1), kind="stable")]
         ids = np.full((self.res, self.res), -1, np.int32)
         for k in order:  # painter's algorithm: far triangles first
-            _fill(ids, screen[tri[k]], int(k))
+            fill_polygon(ids, screen[tri[k]], int(k))
         # affine map of each triangle from screen to canonical texture coordinates
         src = np.concatenate([screen[tri], np.ones((len(tri), 3, 1))], axis=2)  # (N, 3, 3)
         dst = _TEXTURE_POINTS[tri]  # (N, 3, 2)
@@ -151,18 +151,18 @@ class Renderer:
         if _signed_area(eye) <= 0:  # the eye faces away
             return
         mask = np.zeros((self.res, self.res), np.uint8)
-        _fill(mask, eye, 1)
+        fill_polygon(mask, eye, 1)
         layer = np.empty_like(image)
         layer[:] = self.identity.sclera_colour
         iris3d = pupil + IRIS_RADIUS * np.concatenate([_CIRCLE, np.zeros((len(_CIRCLE), 1))], axis=1)
         iris, _, _ = self.project(iris3d, p)
         pupil_ring, _, _ = self.project(pupil + 0.42 * (iris3d - pupil), p)
-        _fill(layer, iris, (self.identity.iris_colour * 0.6).tolist())
+        fill_polygon(layer, iris, (self.identity.iris_colour * 0.6).tolist())
         inner = pupil_ring + 0.85 * (iris - pupil_ring)  # a darker limbal ring around the iris
-        _fill(layer, inner, self.identity.iris_colour.tolist())
-        _fill(layer, pupil_ring, [12, 10, 10])
+        fill_polygon(layer, inner, self.identity.iris_colour.tolist())
+        fill_polygon(layer, pupil_ring, [12, 10, 10])
         iris_mask = np.zeros_like(mask)
-        _fill(iris_mask, iris, 1)
+        fill_polygon(iris_mask, iris, 1)
         on = mask > 0
         image[on] = layer[on]
         labels[on] = LABEL["sclera"]
@@ -172,12 +172,12 @@ class Renderer:
         if _signed_area(inner) <= 0:
             return
         mask = np.zeros((self.res, self.res), np.uint8)
-        _fill(mask, inner, 1)
+        fill_polygon(mask, inner, 1)
         layer = np.empty_like(image)
         layer[:] = self.identity.mouth_colour
         teeth_height = 0.05 * FACE_SCALE * self.res
         teeth = np.concatenate([upper, upper[::-1] + [0, teeth_height]])
-        _fill(layer, teeth, self.identity.teeth_colour.tolist())
+        fill_polygon(layer, teeth, self.identity.teeth_colour.tolist())
         on = mask > 0
         image[on] = layer[on]
         labels[on] = LABEL["mouth_interior"]
@@ -205,7 +205,8 @@ def _signed_area(poly: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
 
 
-def _fill(img: np.ndarray, poly: np.ndarray, value) -> None:
-    """Fill a polygon with sub-pixel vertex precision (anti-aliasing comes from supersampling)."""
+def fill_polygon(img: np.ndarray, poly: np.ndarray, value) -> None:
+    """Fill a polygon with sub-pixel vertex precision (4 fractional bits; anti-aliasing, where wanted, comes
+    from supersampling)."""
     pts = np.round(np.asarray(poly) * 16).astype(np.int32)
     cv2.fillPoly(img, [pts], value, lineType=cv2.LINE_8, shift=4)

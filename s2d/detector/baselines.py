@@ -8,7 +8,7 @@ called: frames, float ``(B, 3, H, W)`` in [0, 1], to ``(B, 74, 2)`` float32 in p
 of those frames (order in :mod:`s2d.landmarks`, pixel centres at integer
 coordinates), with a row of NaN for each frame where no face is found. Each frame is
 detected on its own: no tracking from frame to frame, so the temporal jitter a
-detector has shows in SMS (Eq. 9), as for the paper's Dlib and FAN4.
+detector has shows in SMS (Eq. (9)), as for the paper's Dlib and FAN4.
 
 - :class:`DlibBaseline` (``"dlib"``): dlib's HOG face detector and its iBUG-trained
   68-point predictor (:class:`s2d.data.extractors.DlibExtractor`); pupils and iris

@@ -26,13 +26,13 @@ from s2d.data.extractors import ExtractorError, LandmarkExtractor
 from s2d.detector.baselines import DlibBaseline, Fan4Baseline, FrameDetector, MediaPipeBaseline
 from s2d.runtime import pick_device
 
-BASELINES: dict[str, type[LandmarkExtractor]] = {
+DETECTOR_BASELINES: dict[str, type[LandmarkExtractor]] = {
     "dlib": DlibBaseline,
     "mediapipe": MediaPipeBaseline,
     "fan4-pretrained": Fan4Baseline,
 }
 TRAINED = ("FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR")
-DETECTORS = (*BASELINES, *TRAINED)
+DETECTORS = (*DETECTOR_BASELINES, *TRAINED)
 
 
 class DetectorError(ValueError):
@@ -59,12 +59,12 @@ def get_detector(name: str, checkpoint: str | Path | None = None,
     if name not in DETECTORS:
         raise _unknown(name)
     device = pick_device() if device is None else torch.device(device)
-    if name in BASELINES:
+    if name in DETECTOR_BASELINES:
         if checkpoint is not None:
             raise DetectorError(f"the {name} detector is pretrained and takes no checkpoint; "
                                 f"checkpoints are for {', '.join(TRAINED)}")
         try:
-            return FrameDetector(Fan4Baseline(device) if name == "fan4-pretrained" else BASELINES[name]())
+            return FrameDetector(Fan4Baseline(device) if name == "fan4-pretrained" else DETECTOR_BASELINES[name]())
         except ExtractorError as err:
             raise DetectorError(str(err)) from None
     if checkpoint is None:

@@ -47,7 +47,6 @@ from s2d.data.loaders import to_tensor
 from s2d.detector.baselines import rescale_points, resize_image
 
 IBUG_POINTS = tuple(range(lm.NUM_IBUG))
-PUPILS = (lm.LEFT_PUPIL, lm.RIGHT_PUPIL)
 COLUMNS = ("video", "frames", "failed_frames", "sms", "sms_truth", "nme_68", "nme_pupils")
 MEAN_COLUMNS = ("sms", "sms_truth", "nme_68", "nme_pupils")
 
@@ -154,7 +153,7 @@ def _video_row(detector: DetectorFn, root: Path, split: str, video: str, batch_s
     ann = fmt.read_annotations(root, split, video)
     truth, visible = ann["landmarks"], ann["visible"]
     row["sms_truth"] = trajectory_sms(truth)
-    for name, points in (("nme_68", IBUG_POINTS), ("nme_pupils", PUPILS)):
+    for name, points in (("nme_68", IBUG_POINTS), ("nme_pupils", lm.PUPILS)):
         per_frame = nme(found, truth, points, visible)
         row[name] = float(np.nanmean(per_frame)) if np.isfinite(per_frame).any() else float("nan")
     return row

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from s2d import __version__
 from s2d import landmarks as lm
-from s2d.checkpoint import CheckpointError, read_checkpoint
+from s2d.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from s2d.config import DetectorConfig, load_config
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
@@ -281,9 +281,8 @@ def train(config: DetectorConfig, data_root: str | Path, out_dir: str | Path,
     steps_done = len(rows)
 
     ckpt_path = out_dir / "checkpoint.pt"
-    with atomic_path(ckpt_path) as tmp:
-        torch.save({"model_name": MODEL_NAME, "variant": config.variant, "config": dataclasses.asdict(config),
-                    "state_dict": model.state_dict(), "steps": steps_done, "start": start}, tmp)
+    save_checkpoint(ckpt_path, {"variant": config.variant, "config": dataclasses.asdict(config),
+                                "state_dict": model.state_dict(), "steps": steps_done, "start": start}, MODEL_NAME)
     _write_losses(out_dir / "losses.csv", rows)
     write_json(out_dir / "train.json", {
         "model": MODEL_NAME, "variant": config.variant, "steps": steps_done, "steps_planned": config.steps,

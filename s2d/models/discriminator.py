@@ -1,4 +1,4 @@
-"""Multi-scale patch discriminator with spectral normalisation (for Eq. 5 and Eq. 6)."""
+"""Multi-scale patch discriminator with spectral normalisation (for Eqs. (5), (6))."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Warping (Eq. 1) and the occlusion-aware image generator (Eq. 2).
+"""Warping (Eq. (1)) and the occlusion-aware image generator (Eq. (2)).
 
 The generator has first-order-model's encoder-bottleneck-decoder shape: a 7x7 stem,
 down blocks, residual blocks at the bottleneck, up blocks and a 7x7 head. It takes

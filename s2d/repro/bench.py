@@ -8,8 +8,8 @@ the device):
 - ``latency.csv``: per-call and per-frame time and frames per second of each stage, at 64,
   128 and 256 px, batch 1 and 8, for the model as trained (``eager``) and the fast inference
   path (``fast``, :mod:`s2d.inference`; on CUDA in float16). S2D: the dense
-  motion generator, the image generator (warp, Eq. 1, the
-  generator and Eq. 2), the model, the landmark detector (FAN + DSNT, :mod:`s2d.detector`),
+  motion generator, the image generator (warp, Eq. (1), the
+  generator and Eq. (2)), the model, the landmark detector (FAN + DSNT, :mod:`s2d.detector`),
   and end to end (detector + model: frames in, frames out); with MediaPipe installed, also
   end to end with MediaPipe's landmarks, what ``s2d animate`` runs. FOMM: its keypoint
   detector (on the driving frames; the source's keypoints are found once per video), dense

@@ -33,13 +33,13 @@ from s2d.runtime import environment, pick_device
 
 # ----------------------------------------------------------------------------- reading the results
 
-TABLES = ("machine", "models", "latency", "ratios", "memory", "training", "frames", "compiled")
+BENCH_TABLES = ("machine", "models", "latency", "ratios", "memory", "training", "frames", "compiled")
 
 
 def load(folder: str | Path) -> dict[str, pd.DataFrame]:
     """The CSV files of one ``make bench`` run (those present), by name."""
     folder = Path(folder)
-    return {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").is_file()}
+    return {name: pd.read_csv(folder / f"{name}.csv") for name in BENCH_TABLES if (folder / f"{name}.csv").is_file()}
 
 
 def headline(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -166,7 +166,7 @@ def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation
     with atomic_path(rows_path) as tmp:
         result.rows.to_csv(tmp, index=False)
     mean = {k: (None if isinstance(v, float) and v != v else v) for k, v in result.mean.items()}
-    write_json(mean_path, {"mean": mean, "notes": result.mean.attrs.get("notes", {})})
+    write_json(mean_path, {"mean": mean, "notes": result.notes})
     return result
 
 

@@ -32,7 +32,7 @@ from s2d.io import write_text
 if TYPE_CHECKING:
     import ipywidgets
 
-TABLES = (2, 5)
+RATED_TABLES = (2, 5)  # the paper's tables with a user-preference column
 COLUMNS = ("timestamp_utc", "rater", "table", "trial", "shown_order", "picked")
 FORMATS = {".gif": "gif", ".mp4": "mp4"}
 
@@ -97,7 +97,7 @@ class RatingWidget:
 
     def __init__(self, table: int, trials: list[dict[str, str | Path]], question: str,
                  out: Path = Path("results/ratings.csv"), seed: int | None = None, rater: str = ""):
-        if table not in TABLES:
+        if table not in RATED_TABLES:
             raise ValueError(f"Ratings are collected for Tables 2 and 5, not Table {table}.")
         try:
             import ipywidgets

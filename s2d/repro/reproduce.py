@@ -103,7 +103,7 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
     return steps
 
 
-def train_step(config: Config, data_root: Path, runs_root: Path, processes: int = 1) -> dict[str, dict]:
+def train_models(config: Config, data_root: Path, runs_root: Path, processes: int = 1) -> dict[str, dict]:
     """Train every model the profile's tables need (cached: a model already trained is reused), each in
     ``processes`` DDP processes (the detectors in one)."""
     from tqdm.auto import tqdm
@@ -230,7 +230,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = data_step(config, out_dir, data_root)
-    steps.update(train_step(config, data_root, runs_root, processes))
+    steps.update(train_models(config, data_root, runs_root, processes))
     for generated in ("figures", "clips"):  # the notebooks redraw them all: none is left from an older run
         shutil.rmtree(out_dir / generated, ignore_errors=True)
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file

@@ -170,7 +170,7 @@ def _table(number: int, runs: dict[str, list[ModelRun]], protocol: str, config: 
         mean, seed = result.mean, None if run is None else run.config.seed
         rows.append({"method": method, "seed": seed, **{c: _value(mean, c) for c in columns}})
         videos.append(_per_video(result.rows, method, seed, columns))
-        notes.update({k: v for k, v in mean.attrs.get("notes", {}).items() if k in columns})
+        notes.update({k: v for k, v in result.notes.items() if k in columns})
         if run is not None:
             training[run.name] = record
     first = next(iter(runs.values()))[0]
@@ -360,7 +360,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                    ratings_file: Path = RATINGS) -> TableResult:
     """Table 5: each landmark detector's stability, and S2D trained on its landmarks.
 
-    Left half: SMS (Eq. 9) of each detector on the held-out SynthTalk videos; beyond the
+    Left half: SMS (Eq. (9)) of each detector on the held-out SynthTalk videos; beyond the
     paper, the normalised mean error against SynthTalk's exact landmarks (68 points,
     pupils), the frames without a face, and SMS / NME on the prepared real clips of
     ``real_root`` (default :data:`s2d.repro.plan.REAL_ROOT` when ``make data-real`` made it;
@@ -401,12 +401,12 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                 row[f"{prefix}{column}"] = _value(result.mean, column)
             if not prefix:
                 videos.append(_per_video(result.rows, row["method"], config.seed, ("sms", "nme_68")))
-            notes.update({f"{prefix}{k}": v for k, v in result.mean.attrs.get("notes", {}).items()})
+            notes.update({f"{prefix}{k}": v for k, v in result.notes.items()})
         if name in TABLE5_DETECTORS:
             run = detector_model_run(config, name)
             result, record = evaluator(run, "same_identity")
             row.update({column: _value(result.mean, column) for column in TABLE5_MODEL_COLUMNS})
-            notes.update({k: v for k, v in result.mean.attrs.get("notes", {}).items() if k in TABLE5_MODEL_COLUMNS})
+            notes.update({k: v for k, v in result.notes.items() if k in TABLE5_MODEL_COLUMNS})
             videos.append(_per_video(result.rows, row["method"], config.seed, TABLE5_MODEL_COLUMNS))
             training[run.name] = record
             labels[row["method"]] = f"S2D on its landmarks: {trained_with(run.config)}"
