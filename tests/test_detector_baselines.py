@@ -21,10 +21,10 @@ from s2d import metrics, weights
 from s2d.cli import main
 from s2d.data import format as fmt
 from s2d.data.loaders import to_tensor
+from s2d.landmarks import PUPILS
 from s2d.detector.baselines import frames_to_images, rescale_points
 from s2d.detector.registry import DETECTORS, DetectorError, get_detector
 from s2d.detector.stability import (
-    PUPILS,
     detector_stability,
     nme,
     stability_mean,
