@@ -15,8 +15,10 @@ STAMP        := $(VENV)/.s2d-installed
 CONSTRAINTS  := requirements/constraints.txt
 PROFILE      ?= cpu
 SEED         ?= 0
-GPUS         ?= 1  # make reproduce: DDP processes per model (torchrun, one GPU each)
-TEST_WORKERS ?= 2  # pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
+# make reproduce: DDP processes per model (torchrun, one GPU each)
+GPUS         ?= 1
+# pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
+TEST_WORKERS ?= 2
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
 REAL_CACHE   := .cache/real/.fetched
 REAL_DATA    := data/real/meta.json
@@ -39,7 +41,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m uv pip install --python $(PY) -c $(CONSTRAINTS) -e '.[all]'
 	@touch $@
 
-reproduce: $(STAMP) $(MATHJAX) $(REAL_DATA) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
+# --check first: a bad GPUS or a missing real dataset (PROFILE=paper) stops in seconds, before anything is fetched
+reproduce: $(STAMP) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
+	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS) --check
+	@$(MAKE) -s --no-print-directory $(MATHJAX) $(REAL_DATA)
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS)
 	@if [ "$(PROFILE)" = cpu ] && [ "$(SEED)" = 0 ]; then $(PY) -m s2d.repro.prose_numbers --results results/cpu; fi
 	@echo "open book/_build/html/index.html"

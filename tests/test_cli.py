@@ -59,6 +59,27 @@ def test_reproduce_starts_its_seeds_at_the_seed_it_is_given(tmp_path, monkeypatc
     assert (given[0].seed, given[0].seeds) == (5, [5, 6, 7])  # the cpu profile runs three seeds
 
 
+def test_reproduce_checks_gpus_before_anything_trains(capsys, monkeypatch):
+    """GPUS=N: at least 1, a divisor of the batch (DDP splits it), one CUDA GPU per process, else gloo on the CPU."""
+    import torch
+
+    from s2d.repro import reproduce
+
+    monkeypatch.setattr(reproduce, "reproduce", lambda config, **kw: pytest.fail("trained despite a bad --gpus"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for gpus, says in (("0", "at least 1, got 0"), ("3", "does not divide train.batch_size 8"),
+                       ("4", "needs 4 CUDA GPUs (one per DDP process), this machine has 2")):
+        assert main(["reproduce", "--profile", "cpu", "--gpus", gpus, "--no-book"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: --gpus") and says in err and err.count("\n") == 0, err
+    assert main(["reproduce", "--profile", "cpu", "--gpus", "2", "--check"]) == 0
+    assert "2 DDP processes, one CUDA GPU each (NCCL)" in capsys.readouterr().out
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["reproduce", "--profile", "cpu", "--gpus", "4", "--check"]) == 0
+    assert "no CUDA GPU here: each model trains in 4 DDP processes on the CPU (gloo)" in capsys.readouterr().out
+
+
 def test_reproduce_trains_each_model_once_and_records_the_run(tmp_path, capsys):
     for cache in (NOTEBOOK_RUNS / "smoke", *NOTEBOOK_DATA.glob("*-smoke-*")):  # from scratch: the smoke caches only
         shutil.rmtree(cache, ignore_errors=True)

@@ -42,9 +42,12 @@ def test_a_missing_dataset_stops_reproduce_and_train_at_once_with_what_to_do(tmp
     monkeypatch.chdir(tmp_path)
     assert main(["reproduce", "--profile", "paper", "--no-book", "--results", "results"]) == 2
     err = capsys.readouterr().err
-    for needed in ("VoxCeleb1", "data/voxceleb", "FaceForensics", "data/faceforensics", "s2d data prepare",
-                   "--size 256", "GB", "--profile cpu"):
+    for needed in ("VoxCeleb1", "data/voxceleb", "FaceForensics", "data/faceforensics", "GB", "--profile cpu",
+                   "`s2d data prepare --videos <dir> --out data/voxceleb --size 256`",
+                   "first-order-model's <root> itself, whose train/test split is kept"):
         assert needed in err, needed
+    assert main(["reproduce", "--profile", "paper", "--check"]) == 2  # what make reproduce runs first
+    assert "data/faceforensics" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing rendered, trained or written in its place
     assert main(["train", "--profile", "paper", "--out", "run"]) == 2
     assert "VoxCeleb1" in capsys.readouterr().err and not (tmp_path / "run").exists()

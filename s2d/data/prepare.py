@@ -2,8 +2,13 @@
 
 Input is a folder of videos (mp4, avi, mov, mkv, webm; read with imageio's
 ffmpeg plugin) and/or of frame folders (png, jpg; one folder per video, frames in
-name order). Each becomes one video of the dataset, named after its file stem or
-folder; its ``identity`` is that name too (who is in it is not known).
+name order), or first-order-model's preprocessed layout: a folder whose ``train/``
+and ``test/`` folders each hold such videos. Each becomes one video of the dataset,
+named after its file or folder less a video suffix (first-order-model's VoxCeleb
+frame folders are named ``<video>.mp4``). Its ``identity`` is the speaker id that
+starts VoxCeleb's names, the part before the first '#' (``id10001`` of
+``id10001#7w0IBEWc9Qw#000993#001143``), else the whole name (who is in it is not
+known); Table 2 pairs videos of different identities.
 
 Per video:
 
@@ -20,9 +25,10 @@ Per video:
 5. Approximate face parsing maps rasterised from the landmarks
    (:func:`s2d.data.face_geometry.parsing_map`).
 
-Videos are split into train and test by video, at random with ``seed`` (at least
-one test video when there are two or more). The dataset is built in a temporary
-folder and renamed into place when complete (``format.building``).
+Videos are split into train and test as the input's ``train/`` and ``test/`` folders
+split them, else by video at random with ``seed`` (at least one test video when there
+are two or more). The dataset is built in a temporary folder and renamed into place
+when complete (``format.building``).
 """
 
 from __future__ import annotations
@@ -48,35 +54,54 @@ MIN_DETECTED = 0.5  # the least fraction of a video's frames that must show a fa
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One input video: a video file or a folder of frames."""
+    """One input video: a video file or a folder of frames, and the split the input put it in (None: none)."""
 
     video_id: str
     path: Path
+    split: str | None = None
 
     @property
     def is_video(self) -> bool:
         return self.path.is_file()
 
+    @property
+    def identity(self) -> str:
+        """Who is in the video: VoxCeleb's speaker id (the name before its first '#'), else the whole name."""
+        return self.video_id.split("#", 1)[0] or self.video_id
+
 
 def find_sources(videos_dir: str | Path) -> list[Source]:
-    """The videos and frame folders in ``videos_dir``, sorted by name."""
+    """The videos and frame folders in ``videos_dir``, sorted by name; when it holds ``train/`` and ``test/``
+    folders (first-order-model's layout), those of each, with their split."""
     folder = Path(videos_dir)
     if not folder.is_dir():
         raise fmt.DatasetError(f"{folder} is not a folder of videos")
+    if all((folder / split).is_dir() for split in fmt.SPLITS):
+        found = [source for split in fmt.SPLITS for source in _sources_in(folder / split, split)]
+    else:
+        found = _sources_in(folder, None)
     sources: dict[str, Source] = {}
+    for source in found:
+        if source.video_id in sources:
+            raise fmt.DatasetError(f"{sources[source.video_id].path} and {source.path} would both be video "
+                                   f"{source.video_id!r}: rename one")
+        sources[source.video_id] = source
+    return list(sources.values())
+
+
+def _sources_in(folder: Path, split: str | None) -> list[Source]:
+    """The videos and frame folders directly in ``folder``, sorted by name; DatasetError when there are none."""
+    found = []
     for path in sorted(folder.iterdir()):
         is_video = path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
         is_frames = path.is_dir() and any(_frame_files(path))
-        if not (is_video or is_frames):
-            continue
-        video_id = path.stem if is_video else path.name
-        if video_id in sources:
-            raise fmt.DatasetError(f"{sources[video_id].path} and {path} would both be video {video_id!r}: rename one")
-        sources[video_id] = Source(video_id, path)
-    if not sources:
+        if is_video or is_frames:
+            video_id = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else path.name
+            found.append(Source(video_id, path, split))
+    if not found:
         raise fmt.DatasetError(f"{folder} holds no videos ({', '.join(VIDEO_SUFFIXES)}) and no folders of "
                                f"frames ({', '.join(IMAGE_SUFFIXES)})")
-    return list(sources.values())
+    return found
 
 
 def _frame_files(folder: Path) -> list[Path]:
@@ -197,11 +222,12 @@ def prepare_video(source: Source, detector: str, size: int, max_frames: int | No
         "landmarks": cropped,
         "visible": visibility(cropped, pose, detected, estimated),
         "pose": pose,
-        "identity": np.array(source.video_id),
+        "identity": np.array(source.identity),
         "detected": detected,
     }
-    info = {"source": source.path.name, "frames": len(frames), "frame_size": [height, width],
-            "crop_box": list(box), "fps": video_fps(source), "detected_fraction": round(float(detected.mean()), 4)}
+    info = {"source": source.path.name, "identity": source.identity, "frames": len(frames),
+            "frame_size": [height, width], "crop_box": list(box), "fps": video_fps(source),
+            "detected_fraction": round(float(detected.mean()), 4)}
     return PreparedVideo(frames, annotations, np.stack([parsing_map(p, size) for p in cropped]), info)
 
 
@@ -223,8 +249,10 @@ def prepare(videos_dir: str | Path, out_dir: str | Path, detector: str = "mediap
             crop_scale: float = CROP_SCALE) -> Path:
     """Prepare every video in ``videos_dir`` into the dataset ``out_dir``; returns ``out_dir``.
 
-    ``max_frames`` keeps only the first frames of each video. Raises DatasetError
-    naming the file for unusable input, ExtractorError when the detector is missing.
+    ``max_frames`` keeps only the first frames of each video. ``test_fraction`` and
+    ``seed`` split the videos unless ``videos_dir`` holds ``train/`` and ``test/``,
+    whose split is kept. Raises DatasetError naming the file for unusable input,
+    ExtractorError when the detector is missing.
     """
     from s2d import __version__
 
@@ -234,7 +262,11 @@ def prepare(videos_dir: str | Path, out_dir: str | Path, detector: str = "mediap
     for source in sources:  # fail before any long work on unreadable input or a missing detector
         check_source(source, max_frames)
     get_extractor(detector).close()
-    splits = split_videos([s.video_id for s in sources], test_fraction, seed)
+    given = sources[0].split is not None  # find_sources gives every source a split, or none
+    if given:
+        splits = {s.video_id: s.split for s in sources}
+    else:
+        splits = split_videos([s.video_id for s in sources], test_fraction, seed)
     clips = {}
     with fmt.building(out_dir, overwrite=overwrite) as tmp:
         for source in tqdm(sources, desc="prepare", unit="video"):
@@ -246,8 +278,9 @@ def prepare(videos_dir: str | Path, out_dir: str | Path, detector: str = "mediap
             "source": "real",
             "s2d_version": __version__,
             "detector": detector,
-            "seed": seed,
-            "test_fraction": test_fraction,
+            "split": "given: the input's train/ and test/" if given else "random by video",
+            "seed": None if given else seed,
+            "test_fraction": None if given else test_fraction,
             "resolution": size,
             "crop_scale": crop_scale,
             "max_frames": max_frames,
@@ -255,7 +288,8 @@ def prepare(videos_dir: str | Path, out_dir: str | Path, detector: str = "mediap
             "parsing_labels": list(fmt.PARSING_LABELS),
             "parsing": "approximate, rasterised from landmarks",
             "videos": {split: sum(c["split"] == split for c in clips.values()) for split in fmt.SPLITS},
-            "identities": {split: sum(c["split"] == split for c in clips.values()) for split in fmt.SPLITS},
+            "identities": {split: len({c["identity"] for c in clips.values() if c["split"] == split})
+                           for split in fmt.SPLITS},
             "clips": clips,
         })
     return Path(out_dir)

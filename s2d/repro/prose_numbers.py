@@ -74,7 +74,8 @@ def passages(results: Path) -> dict[str, str]:
 
 def gpu_timing(record: dict) -> str:
     """The paper profile's cost per model on the GPU ``record`` (:mod:`s2d.repro.paper_timing`) was measured on,
-    and the cost of all the models ``make reproduce PROFILE=paper`` trains, in one process each."""
+    with the settings it overrode, and the cost of all the models ``make reproduce PROFILE=paper`` trains, in one
+    process each."""
     from collections import Counter
 
     from s2d.config import load_config
@@ -93,8 +94,9 @@ def gpu_timing(record: dict) -> str:
     trained = ", ".join(f"{n} {short[k]}" for k, n in counts.items()) + " models"
     unmeasured = [names[k] for k in counts if k not in record]
     beside = f" besides {' and '.join(unmeasured)}" if unmeasured else ""
+    overrides = " and ".join(f"`{setting}`" for setting in record.get("overrides", []))
     return (f"on one {record['device']} at batch {record['s2d']['batch']} and {record['s2d']['resolution']} px, "
-            f"per model (steps/s, peak memory, the paper's {record['s2d']['paper_steps']:,} steps): {models}; the "
+            f"the `paper` profile's settings{f' but {overrides}' if overrides else ''}, per model (steps/s, peak memory, the paper's {record['s2d']['paper_steps']:,} steps): {models}; the "
             f"{detector['variant']} detector {detector['steps_per_s']:.1f} steps/s at batch {detector['batch']}, "
             f"{detector['paper_hours']:.2f} h for its {detector['paper_steps']:,} steps. All that "
             f"`make reproduce PROFILE=paper` trains ({trained}, {len(detector_runs(paper))} detectors) is about "

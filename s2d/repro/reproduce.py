@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import torch
 import yaml
 
 from s2d.config import Config
@@ -36,7 +37,7 @@ from s2d.data import catalog
 from s2d.io import atomic_path, write_json, write_text
 from s2d.repro.cache import trained_detector, trained_run
 from s2d.repro.plan import detector_runs, model_runs, real_data
-from s2d.runtime import environment
+from s2d.runtime import environment, pick_device
 
 RESULTS_ROOT = Path("results")
 
@@ -56,7 +57,7 @@ class Page:
 
 
 PAGES = (
-    Page("00_data.ipynb", "data.ipynb", "SynthTalk in numbers", "synthtalk"),
+    Page("00_data.ipynb", "data.ipynb", "The data in numbers", "synthtalk"),
     Page("01_main_results.ipynb", "table1.ipynb", "Table 1: same identity", "table1_same_identity"),
     Page("02_cross_identity.ipynb", "table2.ipynb", "Table 2: cross identity", "table2_cross_identity"),
     Page("01b_faceforensics.ipynb", "table3.ipynb", "Table 3: FaceForensics protocol", "table3_faceforensics"),
@@ -101,6 +102,32 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
     with atomic_path(stats_path) as tmp:
         table.to_csv(tmp, index=False)
     return steps
+
+
+def ddp_plan(config: Config, processes: int) -> str:
+    """How ``make reproduce GPUS=processes`` trains each model, in one line; ValueError, in one line, when it
+    cannot: fewer than one process, a ``train.batch_size`` that the processes cannot share equally (DDP gives
+    each its slice of every batch), or, training on CUDA, fewer GPUs than processes (one each). Without CUDA
+    the processes train on the CPU, over gloo (:func:`s2d.repro.cache.trained_ddp`)."""
+    if processes < 1:
+        raise ValueError(f"--gpus must be at least 1, got {processes}")
+    if processes == 1:
+        return "each model trains in this process"
+    batch = config.train.batch_size
+    if batch % processes:
+        raise ValueError(f"--gpus {processes} does not divide train.batch_size {batch} (DDP splits every batch "
+                         f"equally among the processes): pick a divisor of {batch}, or --set train.batch_size=<n>")
+    try:
+        device = pick_device(config.device)
+    except RuntimeError as err:
+        raise ValueError(str(err)) from err
+    if device.type != "cuda":
+        return f"no CUDA GPU here: each model trains in {processes} DDP processes on the CPU (gloo)"
+    found = torch.cuda.device_count()
+    if found < processes:
+        raise ValueError(f"--gpus {processes} needs {processes} CUDA GPUs (one per DDP process), this machine has "
+                         f"{found}: pass --gpus {found} or fewer")
+    return f"each model trains in {processes} DDP processes, one CUDA GPU each (NCCL)"
 
 
 def train_models(config: Config, data_root: Path, runs_root: Path, processes: int = 1) -> dict[str, dict]:
