@@ -34,11 +34,13 @@ ARCHITECTURES = ("s2d", "first-order", "monkey-net")  # model.architecture: S2D 
 
 
 GLOBAL_MOTIONS = ("candidates", "offsets")  # model.global_motion: s2d.models.dense_motion.GlobalBranch
+LOCAL_MOTIONS = ("spline", "offsets")  # model.local_motion: s2d.models.dense_motion.LocalBranch
 BACKBONES = ("imagenet", "random", "auto")  # loss.perceptual_backbone
 DETECTOR_VARIANTS = ("FAN4", "FAN4+DSNT", "FAN4+DSNT+SBR")  # detector.variant: Table 5's rows (s2d.detector.train)
 CHOICES = {  # fields with a fixed set of values
     "model.architecture": ARCHITECTURES,
     "model.global_motion": GLOBAL_MOTIONS,
+    "model.local_motion": LOCAL_MOTIONS,
     "model.landmark_points": (74, 68),
     "loss.perceptual_backbone": BACKBONES,
     "detector.variant": DETECTOR_VARIANTS,
@@ -80,7 +82,7 @@ RANGES = {  # numeric fields checked beyond their type; every other numeric fiel
     "model.local_crop": Range(4), "model.num_bottleneck_blocks": COUNT, "model.disc_scales": SCALE,
     "model.disc_block_expansion": SIZE, "model.disc_max_features": SIZE, "model.disc_blocks": SIZE,
     "loss.perceptual": WEIGHT, "loss.perceptual_scales": SCALE, "loss.perceptual_layers": Range(1, 5),
-    "loss.l1": WEIGHT, "loss.gan": WEIGHT, "loss.parsing": WEIGHT,
+    "loss.l1": WEIGHT, "loss.gan": WEIGHT, "loss.parsing": WEIGHT, "loss.foreground": WEIGHT,
     "loss.equivariance_value": WEIGHT, "loss.equivariance_jacobian": WEIGHT,
     "train.steps": SIZE, "train.batch_size": SIZE, "train.lr_generator": POSITIVE, "train.lr_baselines": POSITIVE,
     "train.lr_discriminator": POSITIVE, "train.betas": Range(0, 1, open_high=True), "train.milestones": SCALE,
@@ -143,6 +145,9 @@ class ModelConfig:
     # the global branch's hourglass predicts softmax weights over landmark-fitted motions (identity, affine,
     # thin-plate spline) plus a residual ("candidates", our reading), or the map's offsets ("offsets", literal)
     global_motion: str = "candidates"
+    # a local branch's map is its region's thin-plate spline (fitted to its landmarks, pupils included) plus the
+    # hourglass's offsets ("spline", ours), or those offsets alone ("offsets", literal)
+    local_motion: str = "spline"
     motion_to_generator: bool = True  # dense motion map concatenated to the generator input
     landmark_points: int = 74  # landmarks the motion generator reads: 74, or 68 (iBUG only, no pupils: Table 5)
     num_bottleneck_blocks: int = 6  # residual blocks of the image generator
@@ -165,6 +170,14 @@ class LossConfig:
     l1: float = 1.0
     gan: float = 1.0  # Eq. (5), Eq. (6)
     parsing: float = 1.0  # Eq. (7), differentiable surrogate; S2D only
+    # beyond Eq. (8), from the same parsing maps: the candidate global branch's identity weight taught to be 1 on
+    # the still background and 0 on the head (s2d.losses.foreground_prior_loss); S2D only. Measured at cpu, 150
+    # steps, seed 0, Table 4's full model on SynthTalk's landmarks, weight 0 / 0.2 / 1 / 3: held-out L1 0.0168 /
+    # 0.0163 / 0.0161 / 0.0163, background flow 0.30 / 0.26 / 0.21 / 0.19 px, global-map landmark transfer 0.14 /
+    # 0.15 / 0.16 / 0.16 px; 0.3 falling to 0 at 80% of the steps: the band beside the head came back (0.29 px). A
+    # penalty on the global map's displacement over the still background instead stopped the head (at 1.5 per px:
+    # head flow 0.09 of the landmarks', L1 0.0248)
+    foreground: float = 1.0
     equivariance_value: float = 10.0  # keypoint baselines: FOMM's equivariance losses (vox-256: 10 and 10)
     equivariance_jacobian: float = 10.0  # first-order only
 

@@ -1,5 +1,6 @@
 """Training losses (Sec. 3.4): perceptual pyramid (Eq. (4)), L1, least-squares GAN (Eqs. (5), (6)),
-face-parsing prior (Eq. (7)), summed by Eq. (8) (:func:`total_loss`)."""
+face-parsing prior (Eq. (7)), summed by Eq. (8) (:func:`total_loss`), plus one term of ours from the same
+parsing maps, the foreground prior of the global branch (:func:`foreground_prior_loss`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import torchvision
 from torch import nn
 
 from s2d import weights
+from s2d.data.format import PARSING_LABELS
+
+BACKGROUND, HAIR = PARSING_LABELS.index("background"), PARSING_LABELS.index("hair")
 
 VGG_SLICES = (2, 7, 12, 21, 30)  # VGG-19 features up to relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -109,14 +113,39 @@ def parsing_prior_loss(grid: torch.Tensor, source_parsing: torch.Tensor, driving
     return (1 - (warped * driving).sum(dim=1)).mean()
 
 
+def foreground_prior_loss(still_weight: torch.Tensor, source_parsing: torch.Tensor,
+                          driving_parsing: torch.Tensor) -> torch.Tensor:
+    """The global branch's choice between the background's stillness and the head's motion, taught by the
+    parsing maps (beyond Eq. (8); S2D's candidate global branch only).
+
+    ``still_weight`` (B, H, W) is the identity candidate's softmax weight in f_G: it should be 1 where both
+    frames show the background (it stays still) and 0 on the driving frame's head (it moves). The loss is the
+    cross-entropy ``-log w`` on the first and ``-log (1 - w)`` on the second, averaged over both. Eq. (7)
+    cannot teach this next to the head: there the backward warp samples background whether or not it moves.
+    Pixels that are the head in the source only (uncovered as the head moves) are left to the other losses.
+    The background term needs parsing that labels the whole head: the approximate parsing drawn from the
+    landmarks of real clips (:func:`s2d.data.face_geometry.parsing_map`) labels the face alone, and its
+    "background" holds the hair, ears and neck, which move with the head. So a pair whose parsing shows no
+    hair keeps only the head term.
+    """
+    whole_head = ((source_parsing == HAIR) | (driving_parsing == HAIR)).flatten(1).any(1)[:, None, None]
+    still = ((source_parsing == BACKGROUND) & (driving_parsing == BACKGROUND) & whole_head).to(still_weight.dtype)
+    head = (driving_parsing != BACKGROUND).to(still_weight.dtype)
+    w = still_weight.clamp(1e-4, 1 - 1e-4)
+    cross_entropy = -(still * w.log() + head * (1 - w).log())
+    return cross_entropy.sum() / (still + head).sum().clamp(min=1)
+
+
 def total_loss(terms: dict[str, torch.Tensor], loss) -> torch.Tensor:
     """Eq. (8): ``L_total = L_per + L_1 + L_gan + L_par``, each term weighted by ``loss`` (a
     :class:`s2d.config.LossConfig`: ``l1``, ``gan``, ``parsing``; the perceptual term carries its own
     per-layer weight, Eq. (4)). The keypoint baselines add first-order-model's equivariance terms
-    (``equivariance_value``, ``equivariance_jacobian``) and have no parsing prior. ``terms`` holds the
-    terms computed for this step; a term that was not computed is off."""
+    (``equivariance_value``, ``equivariance_jacobian``) and have no parsing prior; S2D's candidate global
+    branch adds ``foreground`` (:func:`foreground_prior_loss`, ours). ``terms`` holds the terms computed for
+    this step; a term that was not computed is off."""
     weights = {"perceptual": 1.0, "l1": loss.l1, "gan": loss.gan, "parsing": loss.parsing,
-               "equivariance_value": loss.equivariance_value, "equivariance_jacobian": loss.equivariance_jacobian}
+               "foreground": loss.foreground, "equivariance_value": loss.equivariance_value,
+               "equivariance_jacobian": loss.equivariance_jacobian}
     unknown = sorted(set(terms) - set(weights))
     if unknown:
         raise KeyError(f"Eq. (8) has no term {', '.join(unknown)}; its terms: {', '.join(weights)}")

@@ -41,6 +41,7 @@ from s2d.losses import (
     PerceptualPyramid,
     discriminator_loss,
     generator_gan_loss,
+    foreground_prior_loss,
     l1_loss,
     parsing_prior_loss,
     total_loss,
@@ -49,8 +50,8 @@ from s2d.models import build_model
 from s2d.models.discriminator import MultiScaleDiscriminator
 from s2d.runtime import git_commit, pick_device, seed_everything
 
-LOSS_COLUMNS = ("perceptual", "l1", "gan", "parsing", "equivariance_value", "equivariance_jacobian", "total",
-                "discriminator")
+LOSS_COLUMNS = ("perceptual", "l1", "gan", "parsing", "foreground", "equivariance_value", "equivariance_jacobian",
+                "total", "discriminator")
 
 
 class _SampleStream(Dataset):
@@ -233,6 +234,9 @@ def train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: di
     if not keypoints and w.parsing > 0 and "source_parsing" in batch:
         terms["parsing"] = parsing_prior_loss(out.motion.grid, batch["source_parsing"], batch["driving_parsing"],
                                               len(PARSING_LABELS))
+    if not keypoints and w.foreground > 0 and "source_parsing" in batch and out.motion.still_weight is not None:
+        terms["foreground"] = foreground_prior_loss(out.motion.still_weight, batch["source_parsing"],
+                                                    batch["driving_parsing"])
     if keypoints and transform is not None:
         value, jacobian = equivariance_losses(out.driving_keypoints, out.transformed_keypoints, transform)
         if w.equivariance_value > 0:

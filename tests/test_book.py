@@ -44,10 +44,12 @@ def test_index_and_pages_exist(built_book):
 
 
 def test_method_page_typesets_equations_1_to_9(built_book):
-    """The paper's nine equations and our reading of the global branch (eq-candidates)."""
+    """The paper's nine equations, our reading of the global branch (eq-candidates) and our foreground prior
+    (eq-foreground)."""
     html = (built_book / "method.html").read_text()
     labels = re.findall(r'id="equation-eq-[a-z-]+"', html)
-    assert len(labels) == 10 and 'id="equation-eq-candidates"' in labels
+    assert len(labels) == 11
+    assert 'id="equation-eq-candidates"' in labels and 'id="equation-eq-foreground"' in labels
     assert html.count('class="math notranslate nohighlight"') >= 9
 
 

@@ -183,7 +183,7 @@ def test_table5_models_learn_68_points_with_the_perceptual_loss_only():
     run = runs["FAN4+DSNT+SBR"]
     assert run.config.model.landmark_points == 68 and run.config.model == dataclasses.replace(
         config.model, landmark_points=68)
-    assert (run.config.loss.l1, run.config.loss.gan, run.config.loss.parsing) == (0, 0, 0)
+    assert (run.config.loss.l1, run.config.loss.gan, run.config.loss.parsing, run.config.loss.foreground) == (0, 0, 0, 0)
     assert run.config.loss.perceptual > 0
     with pytest.raises(KeyError, match="Table 5"):
         plan.detector_model_run(config, "fan4-pretrained")

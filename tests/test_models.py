@@ -7,6 +7,7 @@ from s2d.config import load_config
 from s2d.losses import (
     PerceptualPyramid,
     discriminator_loss,
+    foreground_prior_loss,
     generator_gan_loss,
     parsing_mismatch_eq7,
     parsing_prior_loss,
@@ -179,3 +180,27 @@ def test_source_code_computed_once_gives_the_same_frames():
     assert all(len(skip) == 1 for branch in code for skip in branch)  # batch 1: computed once for the video
     assert torch.allclose(cached.prediction, full.prediction, atol=1e-5)
     assert torch.allclose(cached.motion.grid, full.motion.grid, atol=1e-5)
+
+
+def test_the_foreground_prior_wants_the_background_still_and_the_head_moving():
+    """A head (skin and hair) that moves 4 px right: the identity weight is right at 1 on the background of both
+    frames and 0 on the driving head; the strip the head uncovers (head in the source only) does not count."""
+    source = torch.zeros(1, 16, 16, dtype=torch.long)
+    source[:, 4:12, 2:8] = 1
+    source[:, 4, 2:8] = 2  # hair: the parsing labels the whole head
+    driving = source.roll(4, dims=2)
+    both_background = (source == 0) & (driving == 0)
+    right = both_background.float()
+    loss_right = foreground_prior_loss(right, source, driving)
+    assert loss_right < 1e-3
+    assert foreground_prior_loss(1 - right, source, driving) > 5  # -log(1e-4) = 9.2 on every counted pixel
+    uncovered = (source == 1) & (driving == 0)
+    assert foreground_prior_loss(torch.where(uncovered, 0.5, right), source, driving) == loss_right
+    half = torch.full_like(right, 0.5, requires_grad=True)
+    foreground_prior_loss(half, source, driving).backward()
+    assert (half.grad[both_background] < 0).all() and (half.grad[driving == 1] > 0).all()
+    assert (half.grad[uncovered] == 0).all()
+    face_only = torch.where(source == 2, 1, source), torch.where(driving == 2, 1, driving)  # drawn from landmarks
+    half.grad = None
+    foreground_prior_loss(half, *face_only).backward()
+    assert (half.grad[both_background] == 0).all() and (half.grad[driving > 0] > 0).all()  # the head term only

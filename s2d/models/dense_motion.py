@@ -1,15 +1,21 @@
 """The dense motion generator: a global branch and three local branches, fused by Eq. (3).
 
-Two readings of the paper's text are built here, each a documented interpretation:
+Both readings of the paper's text are built here where it leaves a choice, each a documented interpretation:
 
 - The global branch's hourglass (AdaIN + Add_Motion, Sec. 3.2) predicts the motion. With
   ``motion="candidates"`` (the default) its output is per-pixel softmax weights over
   motions fitted to the landmarks (identity, affine, thin-plate spline:
   :mod:`s2d.models.landmark_warps`) plus a small residual; with ``motion="offsets"`` (the
-  paper-literal variant) it is the map's offsets directly.
+  paper-literal variant) it is the map's offsets directly. The weights' logits lie on the
+  source image, the frame the hourglass sees: each candidate's logit is read where that
+  candidate samples the source (:func:`logits_where_sampled`), so a driving pixel takes
+  the head's motion when the head's motion brings it from the source's head.
+- Each local branch's hourglass predicts its crop's motion map: with ``motion="spline"``
+  (the default) as offsets added to the thin-plate spline through its region's landmarks,
+  pupils included; with ``motion="offsets"`` (paper-literal) as offsets from the identity.
 - The local masks make "the final motion map smoother at the boundary": each predicted
   mask is multiplied by a fixed window that is 1 over the crop's centre and falls
-  smoothly to 0 at its border, and starts small (logit :data:`MASK_LOGIT_INIT`), so the
+  smoothly to 0 at its border, and starts small (:data:`MASK_LOGIT_INIT`), so the
   fused map is continuous across every crop border; overlapping crops (the two eyes) are
   fused at once, in no order (:func:`fuse`).
 
@@ -28,18 +34,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2d import landmarks as lm
-from s2d.config import GLOBAL_MOTIONS
+from s2d.config import GLOBAL_MOTIONS, LOCAL_MOTIONS
 from s2d.geometry import identity_grid, to_normalised
 from s2d.models.hourglass import LandmarkHourglass
-from s2d.models.landmark_warps import CANDIDATES, candidate_offsets
+from s2d.models.landmark_warps import CANDIDATES, candidate_offsets, spline_positions
 
 REGION_ORDER = ("left_eye_brow", "right_eye_brow", "mouth")  # M_L1, M_L2, M_L3
-MASK_LOGIT_INIT = -3.0  # a local mask starts at sigmoid(-3) = 0.05 of its window: the global map learns first
+# a local mask's first logit, by local motion. Offsets: sigmoid(-3) = 0.05 of its window, so the global map learns
+# first. A spline map carries its landmarks home from the start: sigmoid(-1.5) = 0.18 (measured at cpu, 150 steps,
+# seed 0, Table 4's full model on SynthTalk's landmarks, -3 / -1.5 / 0: pupil transfer 0.26 / 0.17 / 0.16 px
+# (no local branches, foreground weight 0.2: 0.32), held-out L1 0.0161 / 0.0162 / 0.0163, mask on the crops'
+# outer ring 0.011 / 0.025 / 0.035, jump at their borders 0.010 / 0.022 / 0.030 px)
+MASK_LOGIT_INIT = {"spline": -1.5, "offsets": -3.0}
 # a new global map is mostly the identity (weight 0.79): the background need not unlearn a motion first
 # (measured at cpu, 150 steps, seed 0: the same L1 and head motion as uniform weights, less background flow;
 # 4.0, weight 0.96, no better: L1 0.0165, background flow 0.34 px)
 IDENTITY_LOGIT_INIT = 2.0
 WINDOW_FLAT = 0.5  # the crop window is 1 within half the crop's half side of its centre, then falls to 0
+# channels of the full-size convolutions that add the source's own edges to the candidates' logits. Logits on the
+# source read where each candidate samples it, with these edges, against logits on the driving frame (measured at
+# cpu, 150 steps, Table 4's full model on SynthTalk's landmarks, seeds 0 / 1): held-out L1 0.0168 / 0.0168 vs
+# 0.0172 / 0.0173, global-map landmark transfer 0.14 / 0.14 vs 0.20 / 0.18 px, background flow 0.30 / 0.29 vs
+# 0.33 / 0.34 px; logits on the source without the edges (seed 0): L1 0.0169, transfer 0.15 px, background 0.34 px
+EDGE_FEATURES = 16
+EDGE_INIT_STD = 1e-3  # their last layer's initial weights: near 0, not 0, so every layer learns from the first step
 
 
 @dataclass
@@ -48,6 +66,9 @@ class DenseMotion:
 
     grid: torch.Tensor  # (B, H, W, 2) the fused dense motion map F^k (sampling positions in the source)
     global_grid: torch.Tensor  # (B, H, W, 2) f_G^k
+    # (B, H, W) the identity candidate's weight in f_G^k: where the global branch keeps the background still;
+    # None for the paper-literal offsets
+    still_weight: torch.Tensor | None
     local_masks: torch.Tensor  # (B, 3, H, W) m_Li^k pasted into the image, windowed (zero outside r_Li^k)
     local_boxes: torch.Tensor  # (B, 3, 3) the driving-frame crop boxes: centre x, y and half side (normalised)
     local_grids: torch.Tensor  # (B, 3, H, W, 2) f^_Li^k: each local map in image coordinates (f_G where absent)
@@ -60,6 +81,12 @@ class GlobalBranch(nn.Module):
     (fitted from the driving to the source landmarks, the 68 iBUG points: pupils and iris
     edges move with the gaze, not the head, and are the local branches' job) and a 2-channel
     residual; ``motion="offsets"``: the output is the offsets of f_G themselves.
+
+    The candidates' logits are maps of the source: the hourglass's, upsampled to full size,
+    plus three small full-size convolutions of the source image (``edge_logits``, near zero at
+    first) that can put the head's edge on the image's own edge, which the hourglass at
+    ``motion_scale`` cannot. Each candidate's logit is read where it samples the source
+    (:func:`logits_where_sampled`).
     """
 
     def __init__(self, size: int, num_landmarks: int, scale: float, block_expansion: int, max_features: int,
@@ -75,6 +102,14 @@ class GlobalBranch(nn.Module):
             with torch.no_grad():
                 self.net.out.bias[CANDIDATES.index("identity")] = IDENTITY_LOGIT_INIT
                 self.net.out.weight[len(CANDIDATES):] = 0  # the residual starts at 0: a new map is the candidates'
+            self.edge_logits = nn.Sequential(
+                nn.Conv2d(3, EDGE_FEATURES, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(EDGE_FEATURES, EDGE_FEATURES, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(EDGE_FEATURES, len(CANDIDATES), 3, padding=1),
+            )
+            with torch.no_grad():  # they start near 0: a new branch's logits are the hourglass's
+                self.edge_logits[-1].weight.normal_(0, EDGE_INIT_STD)
+                self.edge_logits[-1].bias.zero_()
 
     def encode(self, source: torch.Tensor, source_lm: torch.Tensor) -> list[torch.Tensor]:
         """The hourglass encoder's maps of the source (they do not depend on the driving frame)."""
@@ -83,20 +118,35 @@ class GlobalBranch(nn.Module):
         return self.net.encode(small, to_normalised(source_lm, self.size, self.size).flatten(1))
 
     def forward(self, source: torch.Tensor, source_lm: torch.Tensor, driving_lm: torch.Tensor,
-                code: list[torch.Tensor] | None = None) -> torch.Tensor:
+                code: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """f_G (B, H, W, 2) and the identity candidate's weight (B, H, W; None for ``motion="offsets"``)."""
         s, d = to_normalised(source_lm, self.size, self.size), to_normalised(driving_lm, self.size, self.size)
         out = self.net.decode(self.encode(source, source_lm) if code is None else code, s.flatten(1), d.flatten(1))
         out = F.interpolate(out, size=(self.size, self.size), mode="bilinear", align_corners=False)
         still = identity_grid(len(out), self.size, self.size, source.device, source.dtype)
         if self.motion == "offsets":
-            return still + out.permute(0, 2, 3, 1)
+            return still + out.permute(0, 2, 3, 1), None
         # the candidates and their softmax weights at full size: upsampled logits keep the head's edge sharp
         # (measured at cpu, 150 steps, seed 0, against the weighted offsets upsampled from 32 px: held-out L1
-        # 0.0164 vs 0.0174, background flow 0.34 vs 0.43 px, 0.10 vs 0.14 px away from the head)
+        # 0.0164 vs 0.0174, background flow 0.34 vs 0.43 px, 0.10 vs 0.14 px away from the head); the logits lie
+        # on the source, with its edges added (measured at EDGE_FEATURES)
         ibug = slice(0, lm.NUM_IBUG)
         moves = candidate_offsets(d[:, ibug], s[:, ibug], still)  # (B, K, H, W, 2)
-        weights = torch.softmax(out[:, : len(CANDIDATES)], dim=1)  # (B, K, H, W)
-        return still + (weights[..., None] * moves).sum(1) + out[:, len(CANDIDATES):].permute(0, 2, 3, 1)
+        logits = out[:, : len(CANDIDATES)] + self.edge_logits(source)  # (B, K, H, W), on the source
+        weights = torch.softmax(logits_where_sampled(logits, still[:, None] + moves), dim=1)
+        grid = still + (weights[..., None] * moves).sum(1) + out[:, len(CANDIDATES):].permute(0, 2, 3, 1)
+        return grid, weights[:, CANDIDATES.index("identity")]
+
+
+def logits_where_sampled(logits: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """(B, K, H, W): each candidate's logit map (B, K, H, W, on the source) read at the source position
+    that candidate samples for each driving pixel (``positions``, B, K, H, W, 2, normalised). The identity
+    candidate reads its own pixel; the head's motions read where they bring the pixel from."""
+    batch, count, height, width = logits.shape
+    read = F.grid_sample(logits.reshape(batch * count, 1, height, width),
+                         positions.reshape(batch * count, height, width, 2).to(logits.dtype),
+                         mode="bilinear", padding_mode="border", align_corners=False)
+    return read.view(batch, count, height, width)
 
 
 class LocalBranch(nn.Module):
@@ -104,18 +154,23 @@ class LocalBranch(nn.Module):
 
     The crop is ``crop`` pixels square, centred on the region's landmark centre. The
     returned map is in the crop's own coordinates; :func:`paste_local` shifts and scales
-    it into image coordinates.
+    it into image coordinates. With ``motion="spline"`` (the default) the hourglass's
+    offsets are added to the thin-plate spline fitted from the region's driving to its
+    source landmarks (pupils included: the gaze), which carries every one of them home;
+    with ``motion="offsets"`` (the paper-literal variant) they are added to the identity.
     """
 
     def __init__(self, region: str, crop: int, block_expansion: int, max_features: int, num_blocks: int,
-                 adain: bool, add_motion: bool, num_landmarks: int = lm.NUM_LANDMARKS):
+                 adain: bool, add_motion: bool, num_landmarks: int = lm.NUM_LANDMARKS, motion: str = "spline"):
         super().__init__()
+        if motion not in LOCAL_MOTIONS:
+            raise ValueError(f"local motion must be one of {', '.join(LOCAL_MOTIONS)}, got {motion!r}")
         self.region = [i for i in lm.REGIONS[region] if i < num_landmarks]  # 68 points: no pupils, no iris
-        self.crop = crop
+        self.crop, self.motion = crop, motion
         self.net = LandmarkHourglass(3, 3, crop, 2 * len(self.region), block_expansion, max_features,
                                      num_blocks, adain, add_motion)
         with torch.no_grad():
-            self.net.out.bias[2] = MASK_LOGIT_INIT
+            self.net.out.bias[2] = MASK_LOGIT_INIT[motion]
 
     def _points(self, landmarks: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The region's centre (normalised image units) and its points relative to the crop, flattened."""
@@ -139,6 +194,9 @@ class LocalBranch(nn.Module):
         (s_centre, s_local), (d_centre, d_local) = self._points(source_lm, size), self._points(driving_lm, size)
         out = self.net.decode(self.encode(source, source_lm) if code is None else code, s_local, d_local)
         local_grid = identity_grid(len(out), self.crop, self.crop, source.device, source.dtype)
+        if self.motion == "spline":
+            batch = len(out)
+            local_grid = spline_positions(d_local.view(batch, -1, 2), s_local.view(batch, -1, 2), local_grid)
         local_grid = local_grid + out[:, :2].permute(0, 2, 3, 1)
         mask = torch.sigmoid(out[:, 2:3])
         return local_grid, mask, s_centre, d_centre, half
@@ -200,7 +258,7 @@ class DenseMotionGenerator(nn.Module):
 
     def __init__(self, size: int, num_landmarks: int, block_expansion: int, max_features: int, motion_blocks: int,
                  motion_scale: float, local_crop: int, adain: bool, add_motion: bool, local_branches: bool,
-                 global_motion: str = "candidates"):
+                 global_motion: str = "candidates", local_motion: str = "spline"):
         super().__init__()
         self.num_landmarks = num_landmarks
         self.global_branch = GlobalBranch(size, num_landmarks, motion_scale, block_expansion, max_features,
@@ -209,7 +267,7 @@ class DenseMotionGenerator(nn.Module):
         local_blocks = max(1, min(3, crop.bit_length() - 4))  # 16 px -> 1 level, 64 px -> 3 levels
         self.local_branches = nn.ModuleList(
             LocalBranch(region, crop, max(8, block_expansion // 2), max_features // 2, local_blocks, adain,
-                        add_motion, num_landmarks)
+                        add_motion, num_landmarks, local_motion)
             for region in REGION_ORDER
         ) if local_branches else None
 
@@ -223,7 +281,7 @@ class DenseMotionGenerator(nn.Module):
                 code: list[list[torch.Tensor]] | None = None) -> DenseMotion:
         source_lm, driving_lm = source_lm[:, : self.num_landmarks], driving_lm[:, : self.num_landmarks]
         code = code if code is not None else [None] * (1 + len(self.local_branches or []))
-        global_grid = self.global_branch(source, source_lm, driving_lm, code[0])
+        global_grid, still_weight = self.global_branch(source, source_lm, driving_lm, code[0])
         batch, (height, width) = len(driving_lm), source.shape[-2:]
         boxes = source.new_zeros(batch, len(REGION_ORDER), 3)
         local_grids, masks = [], []
@@ -237,5 +295,5 @@ class DenseMotionGenerator(nn.Module):
         pasted_masks = source.new_zeros(batch, len(REGION_ORDER), height, width)
         pasted_masks[:, : used.shape[1]] = used
         pasted_grids = torch.stack(local_grids or [global_grid] * len(REGION_ORDER), dim=1)
-        return DenseMotion(grid=grid, global_grid=global_grid, local_masks=pasted_masks, local_boxes=boxes,
-                           local_grids=pasted_grids)
+        return DenseMotion(grid=grid, global_grid=global_grid, still_weight=still_weight, local_masks=pasted_masks,
+                           local_boxes=boxes, local_grids=pasted_grids)

@@ -58,6 +58,18 @@ def tps_apply(coefficients: torch.Tensor, driving: torch.Tensor, points: torch.T
     return _tps_kernel(points, driving) @ coefficients[:, :n] + _homogeneous(points) @ coefficients[:, n:]
 
 
+def spline_positions(driving: torch.Tensor, source: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 2): the regularised thin-plate spline fitted from ``driving`` to ``source`` (matching points,
+    B, N, 2, normalised), evaluated at the positions ``grid`` (B, H, W, 2). No gradient: a fixed function of
+    the points, solved in float32 (also under float16 autocast)."""
+    batch, height, width, _ = grid.shape
+    points = grid.reshape(batch, -1, 2).float()
+    driving, source = driving.float(), source.float()
+    with torch.no_grad(), torch.autocast(points.device.type, enabled=False):
+        spline = tps_apply(tps_fit(driving, source), driving, points)
+    return spline.view(batch, height, width, 2).to(grid.dtype)
+
+
 def candidate_offsets(driving: torch.Tensor, source: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """(B, K, H, W, 2): each of :data:`CANDIDATES` at the positions ``grid`` (B, H, W, 2), as offsets from them.
 
@@ -66,9 +78,7 @@ def candidate_offsets(driving: torch.Tensor, source: torch.Tensor, grid: torch.T
     """
     batch, height, width, _ = grid.shape
     points = grid.reshape(batch, -1, 2).float()
-    driving, source = driving.float(), source.float()  # solved in float32, also under float16 autocast
     with torch.no_grad(), torch.autocast(points.device.type, enabled=False):
-        affine = _homogeneous(points) @ affine_fit(driving, source)
-        spline = tps_apply(tps_fit(driving, source), driving, points)
-    moves = torch.stack([torch.zeros_like(points), affine - points, spline - points], dim=1)
-    return moves.view(batch, len(CANDIDATES), height, width, 2).to(grid.dtype)
+        affine = _homogeneous(points) @ affine_fit(driving.float(), source.float())
+    affine = affine.view(batch, height, width, 2).to(grid.dtype)
+    return torch.stack([torch.zeros_like(grid), affine - grid, spline_positions(driving, source, grid) - grid], dim=1)
