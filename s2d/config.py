@@ -176,8 +176,10 @@ class LossConfig:
     # 0.0163 / 0.0161 / 0.0163, background flow 0.30 / 0.26 / 0.21 / 0.19 px, global-map landmark transfer 0.14 /
     # 0.15 / 0.16 / 0.16 px; 0.3 falling to 0 at 80% of the steps: the band beside the head came back (0.29 px). A
     # penalty on the global map's displacement over the still background instead stopped the head (at 1.5 per px:
-    # head flow 0.09 of the landmarks', L1 0.0248)
-    foreground: float = 1.0
+    # head flow 0.09 of the landmarks', L1 0.0248). With the residual gated by the identity's weight (s2d.models.
+    # dense_motion), weight 1 / 3 / 10: L1 0.0158 / 0.0159 / 0.0161, background flow 0.20 / 0.17 / 0.15 px,
+    # transfer 0.19 / 0.18 / 0.26 px: 3 stills the band beside the head without slowing the head's motion
+    foreground: float = 3.0
     equivariance_value: float = 10.0  # keypoint baselines: FOMM's equivariance losses (vox-256: 10 and 10)
     equivariance_jacobian: float = 10.0  # first-order only
 

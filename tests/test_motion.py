@@ -11,7 +11,7 @@ from s2d.checkpoint import load_model
 from s2d.config import load_config
 from s2d.geometry import identity_grid
 from s2d.models.dense_motion import MASK_LOGIT_INIT, crop_window, fuse, logits_where_sampled, paste_local
-from s2d.models.landmark_warps import affine_fit, candidate_offsets, tps_apply, tps_fit
+from s2d.models.landmark_warps import CANDIDATES, affine_fit, candidate_offsets, tps_apply, tps_fit
 from s2d.models.s2d import S2DModel
 from s2d.train import train
 from s2d.motion_diagnostics import crop_rings, frame_diagnostics, motion_diagnostics, transfer_error
@@ -95,11 +95,34 @@ def test_the_edge_logits_start_near_zero_and_receive_gradients():
     model = _model(64)
     branch = model.dense_motion.global_branch
     image, lm = _face()
-    assert branch.edge_logits(image).abs().max() < 0.01  # a new branch's weights are the hourglass's
+    upsampled = torch.randn(len(image), len(CANDIDATES), *image.shape[-2:])
+    # a new branch's logits are the hourglass's
+    assert (branch.candidate_logits(image, upsampled) - upsampled).abs().max() < 0.01
     moved = lm.clone()
     moved[..., 0] += 3
     model.dense_motion(image, lm, moved).global_grid.sum().backward()
     assert branch.edge_logits[-1].weight.grad.abs().sum() > 0
+
+
+def test_the_residual_cannot_move_what_the_global_branch_keeps_still():
+    """The residual is gated by 1 - w_id: with the identity's weight near 1 everywhere, a large residual leaves the
+    map the identity whatever the landmarks do; with it near 0, the residual moves the map."""
+    model = _model(64)
+    branch = model.dense_motion.global_branch
+    image, lm = _face()
+    moved = lm.clone()
+    moved[..., 0] += 3
+    still = identity_grid(len(image), 64, 64)
+    identity = CANDIDATES.index("identity")
+    with torch.no_grad():
+        branch.net.out.bias[len(CANDIDATES):] = 0.3  # a residual of 0.3 normalised units (about 10 px) everywhere
+        branch.net.out.bias[identity] = 50.0
+        kept, weight = branch(image, lm, moved)
+    assert weight.min() > 0.999 and (kept - still).abs().max() < 1e-3
+    with torch.no_grad():
+        branch.net.out.bias[identity] = -50.0
+        moving, weight = branch(image, lm, moved)
+    assert weight.max() < 1e-3 and (moving - still).abs().mean() > 0.2
 
 
 def test_a_local_branch_starts_from_its_regions_spline_which_carries_the_pupil_home():

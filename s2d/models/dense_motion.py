@@ -9,7 +9,9 @@ Both readings of the paper's text are built here where it leaves a choice, each 
   paper-literal variant) it is the map's offsets directly. The weights' logits lie on the
   source image, the frame the hourglass sees: each candidate's logit is read where that
   candidate samples the source (:func:`logits_where_sampled`), so a driving pixel takes
-  the head's motion when the head's motion brings it from the source's head.
+  the head's motion when the head's motion brings it from the source's head. The residual
+  moves a pixel only as far as it leaves the identity: where the map keeps the background
+  still, the residual cannot move it.
 - Each local branch's hourglass predicts its crop's motion map: with ``motion="spline"``
   (the default) as offsets added to the thin-plate spline through its region's landmarks,
   pupils included; with ``motion="offsets"`` (paper-literal) as offsets from the identity.
@@ -51,11 +53,16 @@ MASK_LOGIT_INIT = {"spline": -1.5, "offsets": -3.0}
 # 4.0, weight 0.96, no better: L1 0.0165, background flow 0.34 px)
 IDENTITY_LOGIT_INIT = 2.0
 WINDOW_FLAT = 0.5  # the crop window is 1 within half the crop's half side of its centre, then falls to 0
-# channels of the full-size convolutions that add the source's own edges to the candidates' logits. Logits on the
-# source read where each candidate samples it, with these edges, against logits on the driving frame (measured at
-# cpu, 150 steps, Table 4's full model on SynthTalk's landmarks, seeds 0 / 1): held-out L1 0.0168 / 0.0168 vs
-# 0.0172 / 0.0173, global-map landmark transfer 0.14 / 0.14 vs 0.20 / 0.18 px, background flow 0.30 / 0.29 vs
-# 0.33 / 0.34 px; logits on the source without the edges (seed 0): L1 0.0169, transfer 0.15 px, background 0.34 px
+# channels of the full-size convolutions that refine the candidates' upsampled logits from the source's own edges.
+# Logits on the source read where each candidate samples it, with these edges, against logits on the driving frame
+# (measured at cpu, 150 steps, Table 4's full model on SynthTalk's landmarks, seeds 0 / 1): held-out L1 0.0168 /
+# 0.0168 vs 0.0172 / 0.0173, global-map landmark transfer 0.14 / 0.14 vs 0.20 / 0.18 px, background flow 0.30 /
+# 0.29 vs 0.33 / 0.34 px; logits on the source without the edges (seed 0): L1 0.0169, transfer 0.15 px, background
+# 0.34 px. The convolutions see the upsampled logits beside the image, and the residual is gated by the identity's
+# weight (1 - w_id), against the edges of the image alone and an ungated residual (seeds 0 / 1, loss.foreground 3 /
+# 1): L1 0.0155 / 0.0150 vs 0.0162 / 0.0162, background flow 0.16 / 0.15 vs 0.21 / 0.23 px, 0.011 / 0.009 vs
+# 0.057 / 0.061 px away from the head, transfer 0.17 / 0.15 vs 0.17 / 0.15 px. Gating alone (seed 0, foreground 1):
+# L1 0.0158, background 0.20 px, away from the head 0.015 px
 EDGE_FEATURES = 16
 EDGE_INIT_STD = 1e-3  # their last layer's initial weights: near 0, not 0, so every layer learns from the first step
 
@@ -83,10 +90,11 @@ class GlobalBranch(nn.Module):
     residual; ``motion="offsets"``: the output is the offsets of f_G themselves.
 
     The candidates' logits are maps of the source: the hourglass's, upsampled to full size,
-    plus three small full-size convolutions of the source image (``edge_logits``, near zero at
-    first) that can put the head's edge on the image's own edge, which the hourglass at
-    ``motion_scale`` cannot. Each candidate's logit is read where it samples the source
-    (:func:`logits_where_sampled`).
+    plus three small full-size convolutions of the source image and those upsampled logits
+    (``edge_logits``, near zero at first) that can put the head's edge on the image's own
+    edge, which the hourglass at ``motion_scale`` cannot (:meth:`candidate_logits`). Each
+    candidate's logit is read where it samples the source (:func:`logits_where_sampled`).
+    The residual is multiplied by ``1 - w_id``, the weight the pixel gives the head's motions.
     """
 
     def __init__(self, size: int, num_landmarks: int, scale: float, block_expansion: int, max_features: int,
@@ -103,7 +111,7 @@ class GlobalBranch(nn.Module):
                 self.net.out.bias[CANDIDATES.index("identity")] = IDENTITY_LOGIT_INIT
                 self.net.out.weight[len(CANDIDATES):] = 0  # the residual starts at 0: a new map is the candidates'
             self.edge_logits = nn.Sequential(
-                nn.Conv2d(3, EDGE_FEATURES, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(3 + len(CANDIDATES), EDGE_FEATURES, 3, padding=1), nn.ReLU(),  # the image and the logits
                 nn.Conv2d(EDGE_FEATURES, EDGE_FEATURES, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(EDGE_FEATURES, len(CANDIDATES), 3, padding=1),
             )
@@ -132,10 +140,18 @@ class GlobalBranch(nn.Module):
         # on the source, with its edges added (measured at EDGE_FEATURES)
         ibug = slice(0, lm.NUM_IBUG)
         moves = candidate_offsets(d[:, ibug], s[:, ibug], still)  # (B, K, H, W, 2)
-        logits = out[:, : len(CANDIDATES)] + self.edge_logits(source)  # (B, K, H, W), on the source
+        logits = self.candidate_logits(source, out[:, : len(CANDIDATES)])
         weights = torch.softmax(logits_where_sampled(logits, still[:, None] + moves), dim=1)
-        grid = still + (weights[..., None] * moves).sum(1) + out[:, len(CANDIDATES):].permute(0, 2, 3, 1)
-        return grid, weights[:, CANDIDATES.index("identity")]
+        still_weight = weights[:, CANDIDATES.index("identity")]
+        # the residual moves only what leaves the identity: the still background stays still
+        residual = out[:, len(CANDIDATES):].permute(0, 2, 3, 1) * (1 - still_weight)[..., None]
+        grid = still + (weights[..., None] * moves).sum(1) + residual
+        return grid, still_weight
+
+    def candidate_logits(self, source: torch.Tensor, upsampled: torch.Tensor) -> torch.Tensor:
+        """(B, K, H, W) the candidates' logits on the source: the hourglass's (``upsampled`` to full size) refined
+        by ``edge_logits`` from the source image and those logits."""
+        return upsampled + self.edge_logits(torch.cat([source, upsampled], dim=1))
 
 
 def logits_where_sampled(logits: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
