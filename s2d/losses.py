@@ -10,9 +10,8 @@ import torchvision
 from torch import nn
 
 from s2d import weights
-from s2d.data.format import PARSING_LABELS
+from s2d.data.format import BACKGROUND, HAIR
 
-BACKGROUND, HAIR = PARSING_LABELS.index("background"), PARSING_LABELS.index("hair")
 
 VGG_SLICES = (2, 7, 12, 21, 30)  # VGG-19 features up to relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

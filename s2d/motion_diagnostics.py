@@ -42,7 +42,6 @@ from s2d.data.loaders import VideoFrames
 from s2d.geometry import identity_grid, to_normalised, to_pixels
 from s2d.models.dense_motion import DenseMotion
 
-BACKGROUND = fmt.PARSING_LABELS.index("background")
 NEAR_HEAD_PX = 4
 PUPILS = list(lm.PUPILS)  # a list: it indexes the landmark tensors
 COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "pupil_identity_px",
@@ -96,10 +95,10 @@ def frame_diagnostics(motion: DenseMotion, source_lm: torch.Tensor, driving_lm: 
         out["pupil_transfer_px"] = transfer_error(motion.grid, source_lm[:, PUPILS], driving_lm[:, PUPILS])
     moved = displacement(motion.global_grid)
     if driving_parsing is not None:
-        head = driving_parsing != BACKGROUND
+        head = driving_parsing != fmt.BACKGROUND
         out["head_flow_px"] = (moved * head).sum((1, 2)) / head.sum((1, 2)).clamp(min=1)
         if source_parsing is not None:
-            heads = torch.stack([head, source_parsing != BACKGROUND], dim=1).float()  # (B, 2, H, W)
+            heads = torch.stack([head, source_parsing != fmt.BACKGROUND], dim=1).float()  # (B, 2, H, W)
             near = F.max_pool2d(heads, 2 * NEAR_HEAD_PX + 1, stride=1, padding=NEAR_HEAD_PX).amax(1) > 0
             for key, still in (("background_flow_px", heads.amax(1) == 0), ("far_background_flow_px", ~near)):
                 out[key] = (moved * still).sum((1, 2)) / still.sum((1, 2)).clamp(min=1)

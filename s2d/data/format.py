@@ -39,6 +39,7 @@ from PIL import Image
 
 SPLITS = ("train", "test")
 PARSING_LABELS = ("background", "skin", "hair", "brows", "sclera", "iris", "nose", "lips", "mouth_interior")
+BACKGROUND, HAIR = PARSING_LABELS.index("background"), PARSING_LABELS.index("hair")  # their labels
 FRAME_PATTERN = "{:07d}.png"
 
 
