@@ -12,7 +12,6 @@ from torch import nn
 from s2d import weights
 from s2d.data.format import BACKGROUND, HAIR
 
-
 VGG_SLICES = (2, 7, 12, 21, 30)  # VGG-19 features up to relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -40,8 +40,8 @@ from s2d.io import atomic_path, write_json
 from s2d.losses import (
     PerceptualPyramid,
     discriminator_loss,
-    generator_gan_loss,
     foreground_prior_loss,
+    generator_gan_loss,
     l1_loss,
     parsing_prior_loss,
     total_loss,
