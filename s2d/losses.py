@@ -111,15 +111,26 @@ def parsing_prior_loss(grid: torch.Tensor, source_parsing: torch.Tensor, driving
     return (1 - (warped * driving).sum(dim=1)).mean()
 
 
-def foreground_prior_loss(still_weight: torch.Tensor, source_parsing: torch.Tensor,
-                          driving_parsing: torch.Tensor) -> torch.Tensor:
+NEAR_HEAD_PX = 4  # the band beside the head where only the foreground prior sees the global map's motion
+
+
+def near_head(source_parsing: torch.Tensor, driving_parsing: torch.Tensor, pixels: int = NEAR_HEAD_PX) -> torch.Tensor:
+    """(B, H, W) bool: the pixels within ``pixels`` (a square window) of the head in the source or driving frame."""
+    heads = torch.stack([source_parsing != BACKGROUND, driving_parsing != BACKGROUND], dim=1).float()
+    return F.max_pool2d(heads, 2 * pixels + 1, stride=1, padding=pixels).amax(1) > 0
+
+
+def foreground_prior_loss(still_weight: torch.Tensor, source_parsing: torch.Tensor, driving_parsing: torch.Tensor,
+                          near_head_weight: float = 0.0) -> torch.Tensor:
     """The global branch's choice between the background's stillness and the head's motion, taught by the
     parsing maps (beyond Eq. (8); S2D's candidate global branch only).
 
     ``still_weight`` (B, H, W) is the identity candidate's softmax weight in f_G: it should be 1 where both
     frames show the background (it stays still) and 0 on the driving frame's head (it moves). The loss is the
-    cross-entropy ``-log w`` on the first and ``-log (1 - w)`` on the second, averaged over both. Eq. (7)
+    cross-entropy ``-log w`` on the first and ``-log (1 - w)`` on the second, a weighted mean over both. Eq. (7)
     cannot teach this next to the head: there the backward warp samples background whether or not it moves.
+    So the background within :data:`NEAR_HEAD_PX` of the head (:func:`near_head`) counts ``1 + near_head_weight``
+    times: the far background is easy, and an unweighted mean lets the band beside the head move with it.
     Pixels that are the head in the source only (uncovered as the head moves) are left to the other losses.
     The background term needs parsing that labels the whole head: the approximate parsing drawn from the
     landmarks of real clips (:func:`s2d.data.face_geometry.parsing_map`) labels the face alone, and its
@@ -128,6 +139,8 @@ def foreground_prior_loss(still_weight: torch.Tensor, source_parsing: torch.Tens
     """
     whole_head = ((source_parsing == HAIR) | (driving_parsing == HAIR)).flatten(1).any(1)[:, None, None]
     still = ((source_parsing == BACKGROUND) & (driving_parsing == BACKGROUND) & whole_head).to(still_weight.dtype)
+    if near_head_weight:
+        still = still * (1 + near_head_weight * near_head(source_parsing, driving_parsing).to(still.dtype))
     head = (driving_parsing != BACKGROUND).to(still_weight.dtype)
     w = still_weight.clamp(1e-4, 1 - 1e-4)
     cross_entropy = -(still * w.log() + head * (1 - w).log())

@@ -16,7 +16,7 @@ source, its later frames (every ``frame_stride``-th) give the driving landmarks.
   displacement: about 1 when the map moves the head as far as its landmarks move.
 - ``background_flow_px``: the mean displacement of f_G where both the source and the
   driving frame show the (static) background; it should stay near 0.
-  ``far_background_flow_px``: the same more than :data:`NEAR_HEAD_PX` pixels from the
+  ``far_background_flow_px``: the same more than :data:`s2d.losses.NEAR_HEAD_PX` pixels from the
   head in both frames. Next to the head the backward warp samples background whether
   or not it moves (the head has moved away), so the losses hardly see motion there.
 - ``mask_ring``: the local masks m_Li on each crop's outer ring (the image pixels within
@@ -40,9 +40,9 @@ from s2d import landmarks as lm
 from s2d.data import format as fmt
 from s2d.data.loaders import VideoFrames
 from s2d.geometry import identity_grid, to_normalised, to_pixels
+from s2d.losses import near_head
 from s2d.models.dense_motion import DenseMotion
 
-NEAR_HEAD_PX = 4
 PUPILS = list(lm.PUPILS)  # a list: it indexes the landmark tensors
 COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "pupil_identity_px",
            "pupil_transfer_px", "head_flow_ratio",
@@ -98,10 +98,10 @@ def frame_diagnostics(motion: DenseMotion, source_lm: torch.Tensor, driving_lm: 
         head = driving_parsing != fmt.BACKGROUND
         out["head_flow_px"] = (moved * head).sum((1, 2)) / head.sum((1, 2)).clamp(min=1)
         if source_parsing is not None:
-            heads = torch.stack([head, source_parsing != fmt.BACKGROUND], dim=1).float()  # (B, 2, H, W)
-            near = F.max_pool2d(heads, 2 * NEAR_HEAD_PX + 1, stride=1, padding=NEAR_HEAD_PX).amax(1) > 0
-            for key, still in (("background_flow_px", heads.amax(1) == 0), ("far_background_flow_px", ~near)):
-                out[key] = (moved * still).sum((1, 2)) / still.sum((1, 2)).clamp(min=1)
+            still = ~head & (source_parsing == fmt.BACKGROUND)
+            far = ~near_head(source_parsing, driving_parsing)
+            for key, where in (("background_flow_px", still), ("far_background_flow_px", far)):
+                out[key] = (moved * where).sum((1, 2)) / where.sum((1, 2)).clamp(min=1)
     if motion.local_boxes[..., 2].gt(0).any():  # the model has local branches (their boxes have a size)
         ring = crop_rings(motion.local_boxes, size)  # (B, R, H, W)
         count = ring.sum((2, 3)).clamp(min=1)

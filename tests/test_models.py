@@ -5,10 +5,12 @@ import torch
 
 from s2d.config import load_config
 from s2d.losses import (
+    NEAR_HEAD_PX,
     PerceptualPyramid,
     discriminator_loss,
     foreground_prior_loss,
     generator_gan_loss,
+    near_head,
     parsing_mismatch_eq7,
     parsing_prior_loss,
 )
@@ -180,6 +182,25 @@ def test_source_code_computed_once_gives_the_same_frames():
     assert all(len(skip) == 1 for branch in code for skip in branch)  # batch 1: computed once for the video
     assert torch.allclose(cached.prediction, full.prediction, atol=1e-5)
     assert torch.allclose(cached.motion.grid, full.motion.grid, atol=1e-5)
+
+
+def test_the_foreground_prior_weighs_the_band_beside_the_head():
+    """The background within NEAR_HEAD_PX of the head (in either frame) pulls (1 + near_head_weight) times as hard
+    as the far background; without the weight both pull alike."""
+    source = torch.zeros(1, 24, 24, dtype=torch.long)
+    source[:, 8:16, 8:14] = 1
+    source[:, 8, 8:14] = 2  # hair: the background term is on
+    driving = source.roll(2, dims=2)
+    band = near_head(source, driving)
+    assert band[0, 12, 14 + 2 + NEAR_HEAD_PX - 1] and not band[0, 12, 14 + 2 + NEAR_HEAD_PX]  # 4 px right of the head
+    assert band[0, 8 - NEAR_HEAD_PX, 10] and not band[0, 8 - NEAR_HEAD_PX - 1, 10]
+    still = (source == 0) & (driving == 0)
+    for weight in (0.0, 4.0):
+        half = torch.full((1, 24, 24), 0.5, requires_grad=True)
+        foreground_prior_loss(half, source, driving, weight).backward()
+        near, far = half.grad[still & band], half.grad[still & ~band]
+        assert (near < 0).all() and (far < 0).all()
+        assert torch.allclose(near, torch.full_like(near, float(far[0]) * (1 + weight)))
 
 
 def test_the_foreground_prior_wants_the_background_still_and_the_head_moving():
