@@ -124,8 +124,10 @@ def train(config: Config, data_root: str | Path, out_dir: str | Path, resume: bo
     model, disc = build_models(config)
     perceptual = PerceptualPyramid(config.loss.perceptual_scales, config.loss.perceptual, config.loss.perceptual_backbone,
                                    config.loss.perceptual_layers)
-    # channels-last: the layout of oneDNN's and cuDNN's fastest convolutions (2 CPU cores, 20 steps at the cpu
-    # profile: Monkey-Net 0.87 s a step against 1.06, First-order 1.12 against 1.22, S2D 0.63 against 0.71)
+    # channels-last: the layout of oneDNN's and cuDNN's fastest convolutions. On 2 CPU cores, 20 steps at the cpu
+    # profile: Monkey-Net 0.87 s a step against 1.06, First-order 1.12 against 1.22, S2D 0.63 against 0.71, in
+    # runs that varied by 20%; make reproduce's models took as long as the run before (First-order 183-199 s against
+    # 181-192, Monkey-Net 148-155 against 156-160, S2D 98-111 against 100-134), so no gain shows there
     model, perceptual = (m.to(device, memory_format=torch.channels_last) for m in (model, perceptual))
     disc = disc.to(device, memory_format=torch.channels_last) if disc is not None else None
     opt_g = torch.optim.Adam(model.parameters(), lr=generator_lr(config), betas=tuple(t.betas))
