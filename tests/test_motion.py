@@ -237,6 +237,22 @@ def test_a_hard_box_would_fail_the_continuity_check():
     assert frame_diagnostics(motion, lm, driving)["border_jump_px"].min() > 1.0
 
 
+def test_the_uncovered_strip_counts_as_still_under_the_identity_and_moving_under_the_heads_shift():
+    """A head that moves 4 px right uncovers a 4 px strip on its left: the identity keeps that strip still (it
+    samples the source's head there: a ghost), the head's shift moves it 4 px (it samples the background)."""
+    model = _model(64)
+    image, lm = _face(64, batch=1)
+    motion = model.dense_motion(image, lm, lm + torch.tensor([4.0, 0.0]))
+    source = torch.zeros(1, 64, 64, dtype=torch.long)
+    source[:, 20:44, 20:40] = 1
+    driving = source.roll(4, dims=2)
+    for shift in (0.0, 4.0):
+        motion.global_grid = identity_grid(1, 64, 64) - torch.tensor([shift, 0.0]) * 2 / 64
+        out = frame_diagnostics(motion, lm, lm + torch.tensor([4.0, 0.0]), source, driving)
+        assert out["uncovered_pixels"].item() == 24 * 4
+        assert out["uncovered_flow_sum"].item() / 96 == pytest.approx(shift, abs=1e-3)
+
+
 def test_transfer_error_of_the_identity_is_the_landmark_displacement():
     lm = 10 + 40 * torch.rand(2, 74, 2)
     driving = lm + torch.tensor([2.0, 1.0])
