@@ -19,11 +19,11 @@ source, its later frames (every ``frame_stride``-th) give the driving landmarks.
   ``far_background_flow_px``: the same more than :data:`s2d.losses.NEAR_HEAD_PX` pixels from the
   head in both frames. Next to the head the backward warp samples background whether
   or not it moves (the head has moved away), so the losses hardly see motion there.
-- ``uncovered_flow_ratio``: the mean displacement of f_G over the strip the head uncovers
-  (head in the source, background in the driving frame) divided by the landmarks' mean
-  displacement. About 1 when the strip moves with the head: its backward warp then samples
-  the background behind the source's head. Near 0 it keeps still and samples the source's
-  head, whose edge then stays in the frame where the head was (a ghost).
+- ``uncovered_background``: on the strip the head uncovers (head in the source, background
+  in the driving frame), the share of what the fused map F samples that is the source's
+  background (its parsing, sampled bilinearly): 1 when the strip shows the background
+  behind the source's head, as it should; lower where it samples the source's head, whose
+  edge then stays in the frame where the head was (a ghost).
 - ``mask_ring``: the local masks m_Li on each crop's outer ring (the image pixels within
   one pixel of a crop's border, inside it), averaged over the crops.
 - ``border_jump_px``: on the same ring, what the crop adds to the fused map,
@@ -51,7 +51,7 @@ from s2d.models.dense_motion import DenseMotion
 PUPILS = list(lm.PUPILS)  # a list: it indexes the landmark tensors
 COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "pupil_identity_px",
            "pupil_transfer_px", "head_flow_ratio", "background_flow_px", "far_background_flow_px",
-           "uncovered_flow_ratio", "mask_ring", "border_jump_px")
+           "uncovered_background", "mask_ring", "border_jump_px")
 
 
 def sampled_at(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -108,7 +108,11 @@ def frame_diagnostics(motion: DenseMotion, source_lm: torch.Tensor, driving_lm: 
             for key, where in (("background_flow_px", still), ("far_background_flow_px", far)):
                 out[key] = (moved * where).sum((1, 2)) / where.sum((1, 2)).clamp(min=1)
             uncovered = ~head & (source_parsing != fmt.BACKGROUND)
-            out["uncovered_flow_sum"], out["uncovered_pixels"] = (moved * uncovered).sum((1, 2)), uncovered.sum((1, 2))
+            background = (source_parsing == fmt.BACKGROUND).to(motion.grid.dtype)[:, None]
+            shown = F.grid_sample(background, motion.grid, mode="bilinear", padding_mode="border",
+                                  align_corners=False)[:, 0]
+            out["uncovered_background_sum"] = (shown * uncovered).sum((1, 2))
+            out["uncovered_pixels"] = uncovered.sum((1, 2))
     if motion.local_boxes[..., 2].gt(0).any():  # the model has local branches (their boxes have a size)
         ring = crop_rings(motion.local_boxes, size)  # (B, R, H, W)
         count = ring.sum((2, 3)).clamp(min=1)
@@ -143,12 +147,11 @@ def video_diagnostics(model, root: str | Path, video: str, split: str = "test", 
                                             source_parsing, driving_parsing).items():
             sums.setdefault(key, []).append(value.float().cpu())
     values = {key: torch.cat(v) for key, v in sums.items()}
-    row = {key: float(values[key].mean()) for key in COLUMNS if key in values and not key.endswith("_ratio")}
-    moved = float(values["identity_transfer_px"].mean())
-    if "head_flow_px" in values:  # ratios of means: the frames that barely move do not blow them up
-        row["head_flow_ratio"] = float(values["head_flow_px"].mean()) / moved
+    row = {key: float(values[key].mean()) for key in COLUMNS if key in values and key != "head_flow_ratio"}
+    if "head_flow_px" in values:  # a ratio of means: the frames that barely move do not blow it up
+        row["head_flow_ratio"] = float(values["head_flow_px"].mean() / values["identity_transfer_px"].mean())
     if "uncovered_pixels" in values and values["uncovered_pixels"].sum() > 0:  # over every uncovered pixel
-        row["uncovered_flow_ratio"] = float(values["uncovered_flow_sum"].sum() / values["uncovered_pixels"].sum()) / moved
+        row["uncovered_background"] = float(values["uncovered_background_sum"].sum() / values["uncovered_pixels"].sum())
     return {key: row.get(key, np.nan) for key in COLUMNS}
 
 

@@ -237,20 +237,21 @@ def test_a_hard_box_would_fail_the_continuity_check():
     assert frame_diagnostics(motion, lm, driving)["border_jump_px"].min() > 1.0
 
 
-def test_the_uncovered_strip_counts_as_still_under_the_identity_and_moving_under_the_heads_shift():
-    """A head that moves 4 px right uncovers a 4 px strip on its left: the identity keeps that strip still (it
-    samples the source's head there: a ghost), the head's shift moves it 4 px (it samples the background)."""
+def test_the_uncovered_strip_shows_the_source_head_under_the_identity_and_the_background_under_the_heads_shift():
+    """A head that moves 4 px right uncovers a 4 px strip on its left: the identity samples the source's head
+    there (a ghost of its edge), the head's shift samples the background behind it."""
     model = _model(64)
     image, lm = _face(64, batch=1)
-    motion = model.dense_motion(image, lm, lm + torch.tensor([4.0, 0.0]))
+    driving_lm = lm + torch.tensor([4.0, 0.0])
+    motion = model.dense_motion(image, lm, driving_lm)
     source = torch.zeros(1, 64, 64, dtype=torch.long)
     source[:, 20:44, 20:40] = 1
     driving = source.roll(4, dims=2)
-    for shift in (0.0, 4.0):
-        motion.global_grid = identity_grid(1, 64, 64) - torch.tensor([shift, 0.0]) * 2 / 64
-        out = frame_diagnostics(motion, lm, lm + torch.tensor([4.0, 0.0]), source, driving)
+    for shift, background in ((0.0, 0.0), (4.0, 1.0), (2.0, 0.5)):  # 2 px: the strip's outer half
+        motion.grid = identity_grid(1, 64, 64) - torch.tensor([shift, 0.0]) * 2 / 64
+        out = frame_diagnostics(motion, lm, driving_lm, source, driving)
         assert out["uncovered_pixels"].item() == 24 * 4
-        assert out["uncovered_flow_sum"].item() / 96 == pytest.approx(shift, abs=1e-3)
+        assert out["uncovered_background_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift
 
 
 def test_transfer_error_of_the_identity_is_the_landmark_displacement():

@@ -340,8 +340,8 @@ def motion_diagnostics(result: TableResult) -> pd.DataFrame:
 
     Columns: the identity warp's landmark-transfer error (the landmarks' own motion), the global and fused
     maps' errors, the pupils' motion and the fused map's error on them, the global map's head flow over the
-    landmark displacement, its background flow, its flow on the strip the head uncovers over the landmark
-    displacement, the local masks on their crops' outer ring and the fused map's jump across the crop borders.
+    landmark displacement, its background flow, the share of background the fused map samples on the strip the
+    head uncovers, the local masks on their crops' outer ring and the fused map's jump across the crop borders.
     """
     from s2d import motion_diagnostics as md
 
