@@ -23,7 +23,10 @@ source, its later frames (every ``frame_stride``-th) give the driving landmarks.
   in the driving frame), the share of what the fused map F samples that is the source's
   background (its parsing, sampled bilinearly): 1 when the strip shows the background
   behind the source's head, as it should; lower where it samples the source's head, whose
-  edge then stays in the frame where the head was (a ghost).
+  edge then stays in the frame where the head was (a ghost). ``covered_head``: the same on
+  the strip the head moves onto (background in the source, head in the driving frame), the
+  share that is the source's head: lower where the head's leading edge shows the source's
+  background (the head cut by what stood behind it).
 - ``mask_ring``: the local masks m_Li on each crop's outer ring (the image pixels within
   one pixel of a crop's border, inside it), averaged over the crops.
 - ``border_jump_px``: on the same ring, what the crop adds to the fused map,
@@ -51,7 +54,7 @@ from s2d.models.dense_motion import DenseMotion
 PUPILS = list(lm.PUPILS)  # a list: it indexes the landmark tensors
 COLUMNS = ("identity_transfer_px", "global_transfer_px", "fused_transfer_px", "pupil_identity_px",
            "pupil_transfer_px", "head_flow_ratio", "background_flow_px", "far_background_flow_px",
-           "uncovered_background", "mask_ring", "border_jump_px")
+           "uncovered_background", "covered_head", "mask_ring", "border_jump_px")
 
 
 def sampled_at(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -111,8 +114,9 @@ def frame_diagnostics(motion: DenseMotion, source_lm: torch.Tensor, driving_lm: 
             background = (source_parsing == fmt.BACKGROUND).to(motion.grid.dtype)[:, None]
             shown = F.grid_sample(background, motion.grid, mode="bilinear", padding_mode="border",
                                   align_corners=False)[:, 0]
-            out["uncovered_background_sum"] = (shown * uncovered).sum((1, 2))
-            out["uncovered_pixels"] = uncovered.sum((1, 2))
+            covered = head & (source_parsing == fmt.BACKGROUND)
+            out["uncovered_background_sum"], out["uncovered_pixels"] = (shown * uncovered).sum((1, 2)), uncovered.sum((1, 2))
+            out["covered_head_sum"], out["covered_pixels"] = ((1 - shown) * covered).sum((1, 2)), covered.sum((1, 2))
     if motion.local_boxes[..., 2].gt(0).any():  # the model has local branches (their boxes have a size)
         ring = crop_rings(motion.local_boxes, size)  # (B, R, H, W)
         count = ring.sum((2, 3)).clamp(min=1)
@@ -150,8 +154,9 @@ def video_diagnostics(model, root: str | Path, video: str, split: str = "test", 
     row = {key: float(values[key].mean()) for key in COLUMNS if key in values and key != "head_flow_ratio"}
     if "head_flow_px" in values:  # a ratio of means: the frames that barely move do not blow it up
         row["head_flow_ratio"] = float(values["head_flow_px"].mean() / values["identity_transfer_px"].mean())
-    if "uncovered_pixels" in values and values["uncovered_pixels"].sum() > 0:  # over every uncovered pixel
-        row["uncovered_background"] = float(values["uncovered_background_sum"].sum() / values["uncovered_pixels"].sum())
+    for key, strip in (("uncovered_background", "uncovered"), ("covered_head", "covered")):  # over the strip's pixels
+        if f"{strip}_pixels" in values and values[f"{strip}_pixels"].sum() > 0:
+            row[key] = float(values[f"{key}_sum"].sum() / values[f"{strip}_pixels"].sum())
     return {key: row.get(key, np.nan) for key in COLUMNS}
 
 

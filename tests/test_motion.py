@@ -238,8 +238,9 @@ def test_a_hard_box_would_fail_the_continuity_check():
 
 
 def test_the_uncovered_strip_shows_the_source_head_under_the_identity_and_the_background_under_the_heads_shift():
-    """A head that moves 4 px right uncovers a 4 px strip on its left: the identity samples the source's head
-    there (a ghost of its edge), the head's shift samples the background behind it."""
+    """A head that moves 4 px right uncovers a 4 px strip on its left and covers one on its right: the identity
+    samples the source's head on the first (a ghost of its edge) and the background on the second (the head cut
+    short); the head's shift samples the background behind the head on the first and the head on the second."""
     model = _model(64)
     image, lm = _face(64, batch=1)
     driving_lm = lm + torch.tensor([4.0, 0.0])
@@ -250,8 +251,9 @@ def test_the_uncovered_strip_shows_the_source_head_under_the_identity_and_the_ba
     for shift, background in ((0.0, 0.0), (4.0, 1.0), (2.0, 0.5)):  # 2 px: the strip's outer half
         motion.grid = identity_grid(1, 64, 64) - torch.tensor([shift, 0.0]) * 2 / 64
         out = frame_diagnostics(motion, lm, driving_lm, source, driving)
-        assert out["uncovered_pixels"].item() == 24 * 4
+        assert out["uncovered_pixels"].item() == out["covered_pixels"].item() == 24 * 4
         assert out["uncovered_background_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift
+        assert out["covered_head_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift  # the leading edge
 
 
 def test_transfer_error_of_the_identity_is_the_landmark_displacement():
