@@ -115,8 +115,8 @@ def frame_diagnostics(motion: DenseMotion, source_lm: torch.Tensor, driving_lm: 
             shown = F.grid_sample(background, motion.grid, mode="bilinear", padding_mode="border",
                                   align_corners=False)[:, 0]
             covered = head & (source_parsing == fmt.BACKGROUND)
-            out["uncovered_background_sum"], out["uncovered_pixels"] = (shown * uncovered).sum((1, 2)), uncovered.sum((1, 2))
-            out["covered_head_sum"], out["covered_pixels"] = ((1 - shown) * covered).sum((1, 2)), covered.sum((1, 2))
+            for key, strip, share in (("uncovered", uncovered, shown), ("covered", covered, 1 - shown)):
+                out[f"{key}_share_sum"], out[f"{key}_pixels"] = (share * strip).sum((1, 2)), strip.sum((1, 2))
     if motion.local_boxes[..., 2].gt(0).any():  # the model has local branches (their boxes have a size)
         ring = crop_rings(motion.local_boxes, size)  # (B, R, H, W)
         count = ring.sum((2, 3)).clamp(min=1)
@@ -156,7 +156,7 @@ def video_diagnostics(model, root: str | Path, video: str, split: str = "test", 
         row["head_flow_ratio"] = float(values["head_flow_px"].mean() / values["identity_transfer_px"].mean())
     for key, strip in (("uncovered_background", "uncovered"), ("covered_head", "covered")):  # over the strip's pixels
         if f"{strip}_pixels" in values and values[f"{strip}_pixels"].sum() > 0:
-            row[key] = float(values[f"{key}_sum"].sum() / values[f"{strip}_pixels"].sum())
+            row[key] = float(values[f"{strip}_share_sum"].sum() / values[f"{strip}_pixels"].sum())
     return {key: row.get(key, np.nan) for key in COLUMNS}
 
 

@@ -252,8 +252,8 @@ def test_the_uncovered_strip_shows_the_source_head_under_the_identity_and_the_ba
         motion.grid = identity_grid(1, 64, 64) - torch.tensor([shift, 0.0]) * 2 / 64
         out = frame_diagnostics(motion, lm, driving_lm, source, driving)
         assert out["uncovered_pixels"].item() == out["covered_pixels"].item() == 24 * 4
-        assert out["uncovered_background_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift
-        assert out["covered_head_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift  # the leading edge
+        assert out["uncovered_share_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift
+        assert out["covered_share_sum"].item() / 96 == pytest.approx(background, abs=1e-3), shift  # the leading edge
 
 
 def test_transfer_error_of_the_identity_is_the_landmark_displacement():
