@@ -82,6 +82,19 @@ def test_detect_dataset_writes_filled_landmarks_and_counts_the_misses(synth_vox,
     assert detections.fingerprint(out) == made["fingerprint"]
 
 
+def test_a_single_threaded_detector_runs_in_forked_processes_with_the_same_landmarks(synth_vox, tmp_path):
+    video = fmt.video_ids(synth_vox, "train")[0]
+    serial = ShiftedDetector(synth_vox, blind=[(video, 0)])
+    forked = ShiftedDetector(synth_vox, blind=[(video, 0)])
+    forked.single_threaded = True  # as dlib: detect_dataset shares the videos among forked workers
+    one = detections.detect_dataset(serial, synth_vox, tmp_path / "one", identity="s", progress=False)
+    many = detections.detect_dataset(forked, synth_vox, tmp_path / "many", identity="s", progress=False)
+    assert json.loads((one / "detections.json").read_text()) == json.loads((many / "detections.json").read_text())
+    for split in fmt.SPLITS:
+        for name in fmt.video_ids(synth_vox, split):
+            assert np.array_equal(detections.read_landmarks(one, split, name), detections.read_landmarks(many, split, name))
+
+
 def test_detections_of_the_wrong_shape_are_refused(synth_vox, tmp_path):
     with pytest.raises(ValueError, match="expected"):
         detections.detect_dataset(lambda frames: np.zeros((len(frames), 68, 2)), synth_vox, tmp_path / "bad",

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -48,9 +50,21 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
             raise fmt.DatasetError(f"{out} holds the landmarks of {made.get('identity')!r}, not of {identity!r}")
         return out
     videos = [(split, video) for split in splits for video in fmt.video_ids(root, split)]
-    jobs = [(detector, root, split, video, batch_size) for split, video in videos]
-    bar = dict(desc=f"landmarks ({identity.split(':')[0]})", unit="video", disable=not progress)
-    results = [_detect_video(*job) for job in tqdm(jobs, **bar)]
+    jobs = [(root, split, video, batch_size) for split, video in videos]
+    bar = dict(desc=f"landmarks ({identity.split(':')[0]})", unit="video", total=len(jobs), disable=not progress)
+    processes = min(len(jobs), os.cpu_count() or 1) if getattr(detector, "single_threaded", False) else 1
+    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # a one-core detector (dlib) on every core: the forked workers inherit it, so only the videos' names
+        # and their landmarks cross between processes
+        _forked_detector[:] = [detector]
+        try:
+            with multiprocessing.get_context("fork").Pool(processes, initializer=torch.set_num_threads,
+                                                          initargs=(1,)) as pool:
+                results = list(tqdm(pool.imap(_detect_job, jobs), **bar))
+        finally:
+            _forked_detector.clear()
+    else:
+        results = [_detect_video(detector, *job) for job in tqdm(jobs, **bar)]
     found = dict(zip(videos, results))
     valid = [points[~np.isnan(points).any(axis=(1, 2))] for points in found.values()]
     valid = [v for v in valid if len(v)]
@@ -74,6 +88,13 @@ def detect_dataset(detector: Detector, root: str | Path, out: str | Path, *, ide
     write_json(manifest, {"identity": identity, "data": str(root), "splits": counts,
                           "fingerprint": _fingerprint(out, splits)})
     return out
+
+
+_forked_detector: list[Detector] = []  # the detector a forked worker of detect_dataset inherits
+
+
+def _detect_job(job: tuple) -> np.ndarray:
+    return _detect_video(_forked_detector[0], *job)
 
 
 def _detect_video(detector: Detector, root: Path, split: str, video: str, batch_size: int) -> np.ndarray:

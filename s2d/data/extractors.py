@@ -100,12 +100,15 @@ class LandmarkExtractor(abc.ABC):
 
     ``name`` is the registry name, ``num_points`` how many points the detector
     itself outputs, and ``estimated`` which of the 74 it does not detect but
-    estimates from the others (prepared datasets mark them not visible).
+    estimates from the others (prepared datasets mark them not visible). ``single_threaded``: it runs on one
+    CPU core and holds no threads, so forked processes can share a dataset's videos
+    (:func:`s2d.data.detections.detect_dataset`).
     """
 
     name: str
     num_points: int
     estimated: tuple[int, ...] = ()
+    single_threaded: bool = False
 
     @abc.abstractmethod
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
@@ -264,6 +267,7 @@ class DlibExtractor(LandmarkExtractor):
     name = "dlib"
     num_points = lm.NUM_IBUG
     estimated = (lm.LEFT_PUPIL, lm.RIGHT_PUPIL, *lm.LEFT_IRIS_EDGE, *lm.RIGHT_IRIS_EDGE)
+    single_threaded = True
 
     def __init__(self, video: bool = False):
         self._detector, self._predictor = dlib_models()

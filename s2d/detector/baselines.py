@@ -82,6 +82,7 @@ class FrameDetector:
     def __init__(self, extractor: LandmarkExtractor):
         self.extractor = extractor
         self.name, self.estimated = extractor.name, extractor.estimated
+        self.single_threaded = extractor.single_threaded
 
     def __call__(self, frames: torch.Tensor) -> np.ndarray:
         images = frames_to_images(frames)
@@ -110,6 +111,7 @@ class _ExtractorBaseline(LandmarkExtractor):
     def __init__(self) -> None:
         self._extractor: LandmarkExtractor = get_extractor(self.name, video=self._video)
         self.num_points, self.estimated = self._extractor.num_points, self._extractor.estimated
+        self.single_threaded = self._extractor.single_threaded
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
         height, width = image.shape[:2]
