@@ -85,7 +85,7 @@ weights: $(STAMP) ## Download the pretrained weights (VGG19, AlexNet, InceptionV
 	$(PY) -m s2d weights --download
 
 .PHONY: animate-model
-animate-model: $(STAMP) ## Build the real-face model s2d animate uses without --checkpoint (once; about 4 min on 2 cores)
+animate-model: $(STAMP) ## Build the real-face model s2d animate uses without --checkpoint (once; about 10 min on 2 cores)
 	$(PY) -c "from s2d.repro.animate_model import default_checkpoint; print(default_checkpoint())"
 
 .PHONY: photo-study

