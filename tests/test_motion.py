@@ -299,6 +299,9 @@ def test_motion_diagnostics_of_a_model_on_held_out_videos(synth_vox):
     assert (table["identity_transfer_px"] > 0).all()
 
 
+NOSE_TIP = 30  # iBUG: the last point of the nose bridge
+
+
 def _synth_face(root, resolution=64):
     from s2d.data import format as fmt
 
@@ -315,17 +318,11 @@ def test_the_face_ellipse_covers_the_face_and_not_the_frame_corners(synth_vox):
     image, points = _synth_face(synth_vox)
     size = image.shape[-1]
     ellipse = face_ellipse(to_normalised(points[:, :68], size, size), identity_grid(1, size, size))[0]
-    x, y = points[0, lm_index("nose_tip")].round().long()
+    x, y = points[0, NOSE_TIP].round().long()
     assert ellipse[y, x] > 0.99
     assert ellipse[[0, 0, -1, -1], [0, -1, 0, -1]].max() < 0.01
     jaw = points[0, :17].round().long().clamp(0, size - 1)
     assert ellipse[jaw[:, 1], jaw[:, 0]].min() > 0.5  # the whole outline lies inside the ellipse
-
-
-def lm_index(name):
-    from s2d import landmarks as lm
-
-    return {"nose_tip": lm.NOSE_BRIDGE[-1]}[name]
 
 
 def test_the_face_prior_lowers_the_identity_weight_on_the_face_only_and_is_off_at_zero(synth_vox):
@@ -336,7 +333,7 @@ def test_the_face_prior_lowers_the_identity_weight_on_the_face_only_and_is_off_a
     prior.load_state_dict(plain.state_dict())  # the same weights: the prior adds no parameter
     with torch.no_grad():
         without, with_prior = plain.dense_motion(image, points, moved), prior.dense_motion(image, points, moved)
-    x, y = points[0, lm_index("nose_tip")].round().long()
+    x, y = points[0, NOSE_TIP].round().long()
     assert with_prior.still_weight[0, y, x] < without.still_weight[0, y, x] - 0.3  # the face moves
     assert (with_prior.still_weight[0, :3, :3] - without.still_weight[0, :3, :3]).abs().max() < 1e-3  # the corner
     zero = _model(64, "model.face_prior=0")
