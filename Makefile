@@ -17,6 +17,8 @@ PROFILE      ?= cpu
 SEED         ?= 0
 # make reproduce: DDP processes per model (torchrun, one GPU each)
 GPUS         ?= 1
+# make reproduce on the CPU: models (then notebooks) side by side, one thread each (empty: one per core)
+JOBS         ?=
 # pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
 TEST_WORKERS ?= 2
 MATHJAX      := book/_vendor/mathjax/tex-chtml.js
@@ -31,7 +33,7 @@ help: ## List the targets with one line each
 	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: PROFILE=smoke|cpu|paper (default cpu), SEED=0, GPUS=1 (DDP processes per model), PYTHON=python3"
+	@echo "Variables: PROFILE=smoke|cpu|paper (default cpu), SEED=0, GPUS=1 (DDP processes per model), JOBS=cores (CPU models side by side), PYTHON=python3"
 
 setup: $(STAMP) ## Create .venv and install s2d with all extras (skipped when up to date)
 
@@ -45,7 +47,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 reproduce: $(STAMP) ## Regenerate every table and figure under results/$(PROFILE)/, then build the book
 	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS) --check
 	@$(MAKE) -s --no-print-directory $(MATHJAX) $(REAL_DATA)
-	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS)
+	$(PY) -m s2d reproduce --profile $(PROFILE) --seed $(SEED) --gpus $(GPUS) $(if $(JOBS),--jobs $(JOBS))
 	@if [ "$(PROFILE)" = cpu ] && [ "$(SEED)" = 0 ]; then $(PY) -m s2d.repro.prose_numbers --results results/cpu; fi
 	@echo "open book/_build/html/index.html"
 

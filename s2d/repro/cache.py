@@ -8,13 +8,15 @@ interrupted half-way resumes from its last checkpoint (:func:`trained`, which tr
 when nothing is cached). Evaluations are cached beside the checkpoint the same way
 (:func:`evaluated`, which evaluates when nothing is cached), keyed by the protocol, the
 evaluation settings, the evaluation code and the checkpoint. The landmark detectors and
-the landmarks they find on a dataset are cached alike.
+the landmarks they find on a dataset are cached alike. On the CPU every model and detector trains at one
+thread, so that it is the same whatever the machine's core count (:mod:`s2d.repro.parallel`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -26,7 +28,9 @@ from s2d.config import Config
 from s2d.data import catalog, detections
 from s2d.evaluate import Evaluation
 from s2d.io import atomic_path, write_json, write_text
+from s2d.repro.parallel import one_thread
 from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, slug
+from s2d.runtime import pick_device
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parents[1]  # s2d/: the code hashes name files relative to it
@@ -84,7 +88,13 @@ def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = 
         announce()
     if processes > 1:
         return trained_ddp(config, data_root, out, processes, landmarks), True
-    return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
+    with one_thread_on_cpu(config.device):  # the same model whatever the core count (s2d.repro.parallel)
+        return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
+
+
+def one_thread_on_cpu(device: str):
+    """:func:`s2d.repro.parallel.one_thread` when ``device`` resolves to the CPU, else nothing."""
+    return one_thread() if pick_device(device).type == "cpu" else nullcontext()
 
 
 def trained_ddp(config: Config, data_root: Path, out: Path, processes: int, landmarks: Path | None = None) -> Path:
@@ -110,9 +120,18 @@ def trained_ddp(config: Config, data_root: Path, out: Path, processes: int, land
 def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, progress: bool = True,
                 announce: Callable[[], None] | None = None, processes: int = 1) -> tuple[Path, Path | None, bool]:
     """A model run's checkpoint, the detected landmarks it learns from (None: the annotations), and whether
-    it was trained now; builds the data, trains the detector and finds its landmarks, and trains the model, each
-    only when not cached (``announce()`` before training the model; the model in ``processes`` DDP processes).
-    ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    it was trained now; builds the data, trains the detector and finds its landmarks (:func:`training_inputs`),
+    and trains the model, each only when not cached (``announce()`` before training the model; the model in
+    ``processes`` DDP processes). ``data_root`` is the SynthTalk folder of every variant (``data/synthtalk``)."""
+    data, found = training_inputs(run, data_root, runs_root, progress)
+    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found, announce, processes)
+    return ckpt, found, fresh
+
+
+def training_inputs(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
+                    progress: bool = True) -> tuple[Path, Path | None]:
+    """What ``run`` learns from, made when not cached: its dataset (with the real clips mixed in when it asks for
+    them) and its detector's landmarks on it (None: the dataset's annotations)."""
     data = data_for(run, data_root, progress)
     # one detector per profile, whatever the model's seed: every seed learns from, and is driven by, the same landmarks
     profile = replace(run.config, seed=run.data_seed, data=run.detector_data or run.config.data)
@@ -120,8 +139,7 @@ def trained_run(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT, pro
                                                                  data_root, progress)
     if run.with_real:
         data = with_real_clips(run.config, data)
-    ckpt, fresh = trained(run.config, data, run.name, runs_root, progress, found, announce, processes)
-    return ckpt, found, fresh
+    return data, found
 
 
 def with_real_clips(config: Config, synthetic: Path, share: float = REAL_SHARE) -> Path:
@@ -197,8 +215,9 @@ def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_R
     if ckpt.is_file() and (out / "train.json").is_file():
         return ckpt, False
     real = () if real_root is None else (real_root,)
-    return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
-                          progress=progress), True
+    with one_thread_on_cpu(run.config.device):
+        return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
+                              progress=progress), True
 
 
 def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path = RUNS_ROOT,

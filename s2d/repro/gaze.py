@@ -79,15 +79,21 @@ def gaze_floor(config: Config, root: Path, data_root: Path, runs_root: Path, pro
 
 
 def gaze_study(config: Config, results_root: Path = Path("results"), data_root: Path = Path("data/synthtalk"),
-               runs_root: Path = RUNS_ROOT, progress: bool = True) -> Path | None:
-    """Train (cached), evaluate and write the gaze study of ``config`` into ``results_root/<profile>/gaze/``;
-    return the folder, or None when the profile has no ``eval.gaze_resolution`` above its own."""
+               runs_root: Path = RUNS_ROOT, progress: bool = True, jobs: int | None = None) -> Path | None:
+    """Train (cached; on the CPU ``jobs`` models side by side, :func:`s2d.repro.reproduce.train_models`), evaluate
+    and write the gaze study of ``config`` into ``results_root/<profile>/gaze/``; return the folder, or None when
+    the profile has no ``eval.gaze_resolution`` above its own."""
     from s2d.repro.figures import gaze_figure
+    from s2d.repro.reproduce import train_models
 
     start = time.perf_counter()
-    result = tables.gaze_table(config, data_root, runs_root, progress)
-    if result is None:
+    larger = plan.gaze_config(config)
+    if larger is None:
         return None
+    train_models(larger, data_root, runs_root, jobs=jobs, runs=[run for runs in plan.gaze_runs(config).values()
+                                                                for run in runs],
+                 detectors=[run for run in plan.detector_runs(larger) if run.config.variant == plan.DETECTOR])
+    result = tables.gaze_table(config, data_root, runs_root, progress)
     out = results_root / config.profile / "gaze"
     models = {setting: result.model(setting).animate for setting in plan.GAZE_SETTINGS}
     gaze_figure(models, result.data, out=out / f"{STEM}.png")

@@ -35,10 +35,12 @@ def passages(results: Path) -> dict[str, str]:
     s2d = [r for name, r in records.items() if r.get("architecture") == "s2d" and "wall_time_s" in r]
     seconds = [r["wall_time_s"] for r in s2d]
     synthtalk = pd.read_csv(results / "synthtalk.csv")
+    # how the models trained: at one thread each, side by side (s2d.repro.parallel), on the CPU since "jobs" is recorded
+    how = f" at one thread, {run['jobs']} side by side" if run.get("jobs") and run["environment"]["device"] == "cpu" else ""
     out = {
-        "model_time": f"one model trains in about {np.mean(seconds):.0f} s",
+        "model_time": f"one model trains in about {np.mean(seconds):.0f} s{how}",
         "training_speed": (f"about {np.mean([r['steps'] / r['wall_time_s'] for r in s2d]):.1f} steps/s "
-                           f"(batch {run['config']['train']['batch_size']}), {min(seconds):.0f}-{max(seconds):.0f} s "
+                           f"(batch {run['config']['train']['batch_size']}{how}), {min(seconds):.0f}-{max(seconds):.0f} s "
                            f"for its {s2d[0]['steps']} steps"),
         "table1": (f"L1 {table1.loc[OURS, 'l1']:.4f} ± {table1.loc[OURS, 'l1_std']:.4f} (PSNR "
                    f"{table1.loc[OURS, 'psnr']:.1f}, SSIM {table1.loc[OURS, 'ssim']:.3f}) against "
@@ -55,8 +57,8 @@ def passages(results: Path) -> dict[str, str]:
     if gaze.is_file():
         record = json.loads(gaze.read_text())
         models = sum(len(names) for names in record["runs"].values())
-        out["gaze_time"] = (f"{models} models at {record['resolution']} px, trained in {record['training_s'] / 60:.0f} "
-                            f"min on its last run (commit {str(record['git_commit'])[:12]})")
+        out["gaze_time"] = (f"{models} models at {record['resolution']} px, {record['wall_time_s'] / 60:.0f} min for "
+                            f"the whole study on its last run (commit {str(record['git_commit'])[:12]})")
     else:
         out["gaze_time"] = "not run yet for this profile"
     if full:

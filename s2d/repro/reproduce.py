@@ -35,7 +35,8 @@ import yaml
 from s2d.config import Config
 from s2d.data import catalog
 from s2d.io import atomic_path, write_json, write_text
-from s2d.repro.cache import trained_detector, trained_run
+from s2d.repro.cache import trained, trained_detector, training_inputs
+from s2d.repro.parallel import default_jobs
 from s2d.repro.plan import detector_runs, model_runs, real_data
 from s2d.runtime import environment, pick_device
 
@@ -104,23 +105,26 @@ def data_step(config: Config, out_dir: Path, data_root: Path) -> dict[str, dict]
     return steps
 
 
-def ddp_plan(config: Config, processes: int) -> str:
+def ddp_plan(config: Config, processes: int, jobs: int | None = None) -> str:
     """How ``make reproduce GPUS=processes`` trains each model, in one line; ValueError, in one line, when it
     cannot: fewer than one process, a ``train.batch_size`` that the processes cannot share equally (DDP gives
     each its slice of every batch), or, training on CUDA, fewer GPUs than processes (one each). Without CUDA
     the processes train on the CPU, over gloo (:func:`s2d.repro.cache.trained_ddp`)."""
     if processes < 1:
         raise ValueError(f"--gpus must be at least 1, got {processes}")
-    if processes == 1:
-        return "each model trains in this process"
-    batch = config.train.batch_size
-    if batch % processes:
-        raise ValueError(f"--gpus {processes} does not divide train.batch_size {batch} (DDP splits every batch "
-                         f"equally among the processes): pick a divisor of {batch}, or --set train.batch_size=<n>")
     try:
         device = pick_device(config.device)
     except RuntimeError as err:
         raise ValueError(str(err)) from err
+    if processes == 1:
+        if device.type == "cpu":
+            return (f"on the CPU, {jobs or default_jobs(True)} models (then notebooks) side by side, each in its own "
+                    f"process at one thread")
+        return f"each model trains in this process, on {device.type}"
+    batch = config.train.batch_size
+    if batch % processes:
+        raise ValueError(f"--gpus {processes} does not divide train.batch_size {batch} (DDP splits every batch "
+                         f"equally among the processes): pick a divisor of {batch}, or --set train.batch_size=<n>")
     if device.type != "cuda":
         return f"no CUDA GPU here: each model trains in {processes} DDP processes on the CPU (gloo)"
     found = torch.cuda.device_count()
@@ -130,28 +134,76 @@ def ddp_plan(config: Config, processes: int) -> str:
     return f"each model trains in {processes} DDP processes, one CUDA GPU each (NCCL)"
 
 
-def train_models(config: Config, data_root: Path, runs_root: Path, processes: int = 1) -> dict[str, dict]:
-    """Train every model the profile's tables need (cached: a model already trained is reused), each in
-    ``processes`` DDP processes (the detectors in one)."""
+def train_models(config: Config, data_root: Path, runs_root: Path, processes: int = 1, jobs: int | None = None,
+                 runs: list | None = None, detectors: list | None = None) -> dict[str, dict]:
+    """Train every model the profile's tables need, or ``runs`` with the ``detectors`` they learn from (cached: a
+    model already trained is reused).
+
+    On the CPU they train in ``jobs`` worker processes side by side, one thread each (:mod:`s2d.repro.parallel`;
+    default one per core): the detectors first, then as each finishes its landmarks on the data and the models that
+    learn from them, the other models (annotations) filling the gaps, the largest first. On a GPU the same jobs
+    run one after another in this process, each model in ``processes`` DDP processes.
+    """
     from tqdm.auto import tqdm
 
-    steps = {}
-    for detector in tqdm(detector_runs(config), desc="detectors", unit="detector"):
-        start = time.perf_counter()
+    from s2d.repro.parallel import Job, side_by_side
+
+    on_cpu = processes == 1 and pick_device(config.device).type == "cpu"
+    runs = {run.name: run for run in sorted(model_runs(config) if runs is None else runs, key=training_cost,
+                                            reverse=True)}
+    serves = "Tables 1-5" if detectors is None else "the landmarks of these models"
+    detectors = detector_runs(config) if detectors is None else detectors
+    steps, landmarks = {}, {}
+
+    def model_job(run, data: Path, found: Path | None) -> Job:
+        landmarks[run.name] = found
+        return Job(run.name, trained, (run.config, data, run.name, runs_root, not on_cpu, found),
+                   {"processes": processes})
+
+    def landmark_job(detector: str) -> Job:  # the detector's landmarks on each dataset, then the models
+        waiting = [run for run in runs.values() if run.detector == detector]
+        return Job(f"{detector} landmarks", inputs_of, (waiting, data_root, runs_root),
+                   then=lambda inputs: [model_job(run, *found) for run, found in zip(waiting, inputs)])
+
+    def detector_job(detector) -> Job:  # a detector of ours, then its landmarks if a model learns from them
         data = catalog.locate(config, seed=detector.data_seed, synth_root=data_root, progress=False)
-        ckpt, fresh = trained_detector(detector, data, runs_root, config.profile, real_root=real_data())
-        seconds = round(time.perf_counter() - start, 2)
-        steps[f"train:{detector.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
-                                           "used_by": "Tables 1-5"}
-        tqdm.write(f"{'trained' if fresh else 'cached '} {detector.name} (Tables 1-5) in {seconds} s")
-    for run in tqdm(model_runs(config), desc="models", unit="model"):
-        start = time.perf_counter()
-        ckpt, landmarks, fresh = trained_run(run, data_root, runs_root, processes=processes)
-        seconds = round(time.perf_counter() - start, 2)
-        steps[f"train:{run.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
-                                      "used_by": run.used_by, "landmarks": str(landmarks or "annotations")}
-        tqdm.write(f"{'trained' if fresh else 'cached '} {run.name} ({run.used_by}) in {seconds} s")
-    return steps
+        variant = detector.config.variant
+        learners = any(run.detector == variant for run in runs.values())
+        return Job(detector.name, trained_detector, (detector, data, runs_root, config.profile),
+                   {"progress": not on_cpu, "real_root": real_data()},
+                   then=lambda _: [landmark_job(variant)] if learners else [])
+
+    ours = {detector.config.variant: detector_job(detector) for detector in detectors}
+    given = sorted({run.detector for run in runs.values() if run.detector is not None} - set(ours))  # dlib
+    # the models that learn from the annotations: their data made here (a render runs its own processes)
+    alone = [model_job(run, *training_inputs(run, data_root, runs_root)) for run in runs.values() if run.detector is None]
+    for job, result, seconds in side_by_side([*ours.values(), *map(landmark_job, given), *alone],
+                                             jobs or default_jobs(on_cpu, processes), "training", "job", on_cpu):
+        if job.function is inputs_of:
+            steps[f"landmarks:{job.name.removesuffix(' landmarks')}"] = {"wall_time_s": seconds}
+            tqdm.write(f"found {job.name} in {seconds} s")
+            continue
+        (ckpt, fresh), run = result, runs.get(job.name)
+        steps[f"train:{job.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
+                                      "used_by": run.used_by if run else serves}
+        if run is not None:
+            steps[f"train:{job.name}"]["landmarks"] = str(landmarks[job.name] or "annotations")
+        tqdm.write(f"{'trained' if fresh else 'cached '} {job.name} ({steps[f'train:{job.name}']['used_by']}) in "
+                   f"{seconds} s")
+    order = [*(f"train:{run.name}" for run in detectors), *(f"train:{name}" for name in runs)]
+    return {name: steps[name] for name in order} | steps  # the detectors, then the models, longest first
+
+
+def inputs_of(runs: list, data_root: Path, runs_root: Path) -> list[tuple[Path, Path | None]]:
+    """Each run's dataset and detected landmarks (:func:`s2d.repro.cache.training_inputs`), one run after another
+    (runs that share a detector share its landmarks: found once)."""
+    return [training_inputs(run, data_root, runs_root, progress=False) for run in runs]
+
+
+def training_cost(run) -> tuple[int, bool]:
+    """What orders the models to train, the longest first (so that no worker is left with a long one at the end):
+    pixels times steps, then the keypoint baselines (about 1.5 times S2D's time at the cpu profile)."""
+    return run.config.data.resolution ** 2 * run.config.train.steps, run.config.model.architecture != "s2d"
 
 
 def book_step(book: Path) -> dict[str, dict]:
@@ -176,37 +228,42 @@ def claims_step(out_dir: Path) -> dict[str, dict]:
     return {"figures:claims": {"path": str(path), "wall_time_s": round(time.perf_counter() - start, 2)}}
 
 
-def stage_times(steps: dict[str, dict]) -> dict[str, float]:
-    """Wall time per stage (the part of a step's name before ':')."""
-    stages: dict[str, float] = {}
-    for name, step in steps.items():
-        stage = name.split(":")[0]
-        stages[stage] = round(stages.get(stage, 0.0) + step["wall_time_s"], 2)
-    return stages
+def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path, book_results: Path,
+                  on_cpu: bool = True, jobs: int | None = None, previous: dict | None = None) -> dict[str, dict]:
+    """Execute each result notebook with papermill (it reuses the trained models) into the book: on the CPU in
+    ``jobs`` worker processes side by side, one thread each (default one per core), the ones that took longest in
+    the ``previous`` run's steps first; else one after another here."""
+    from tqdm.auto import tqdm
+
+    from s2d.repro.parallel import Job, side_by_side
+
+    took = {name.removeprefix("notebook:"): step.get("wall_time_s", 0.0) for name, step in (previous or {}).items()}
+    pages = sorted(PAGES, key=lambda page: took.get(page.page, 0.0), reverse=True)
+    jobs_ = [Job(page.page, execute_page, (page, config_file, results_root, data_root, runs_root, book_results))
+             for page in pages]
+    steps = {}
+    for job, out, seconds in side_by_side(jobs_, jobs or default_jobs(on_cpu), "notebooks", "notebook", on_cpu):
+        steps[f"notebook:{job.name}"] = {"path": str(out), "wall_time_s": seconds}
+        tqdm.write(f"executed {out} in {seconds} s")
+    return {f"notebook:{page.page}": steps[f"notebook:{page.page}"] for page in PAGES}  # in the book's order
 
 
-def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
-                  book_results: Path) -> dict[str, dict]:
-    """Execute each result notebook with papermill (it trains or reuses its models) into the book."""
+def execute_page(page: Page, config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
+                 book_results: Path) -> Path:
+    """Execute ``page``'s notebook with papermill into ``book_results``, made ready for the book; its path."""
     import nbformat
     import papermill
 
-    steps = {}
-    for page in PAGES:
-        start = time.perf_counter()
-        out = book_results / page.page
-        with atomic_path(out) as tmp:
-            executed = papermill.execute_notebook(
-                str(NOTEBOOKS / page.notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
-                parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
-                            "runs": str(runs_root), **page.params},
-            )
-            _for_the_book(executed, page.title)
-            nbformat.write(executed, str(tmp))
-        seconds = round(time.perf_counter() - start, 2)
-        steps[f"notebook:{page.page}"] = {"path": str(out), "wall_time_s": seconds}
-        print(f"executed {out} in {seconds} s")
-    return steps
+    out = book_results / page.page
+    with atomic_path(out) as tmp:
+        executed = papermill.execute_notebook(
+            str(NOTEBOOKS / page.notebook), str(tmp), progress_bar=False, cwd=str(Path.cwd()),
+            parameters={"profile": str(config_file), "results": str(results_root), "data": str(data_root),
+                        "runs": str(runs_root), **page.params},
+        )
+        _for_the_book(executed, page.title)
+        nbformat.write(executed, str(tmp))
+    return out
 
 
 def _for_the_book(notebook, title: str) -> None:
@@ -249,24 +306,39 @@ def from_scratch(metadata: dict) -> dict | None:
 
 def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path = Path("data/synthtalk"),
               runs_root: Path = Path("runs"), book_results: Path = Path("book/results"),
-              book: Path | None = None, processes: int = 1) -> Path:
+              book: Path | None = None, processes: int = 1, jobs: int | None = None) -> Path:
     """Run every step of ``config.profile`` (and build ``book`` if given), training each model in ``processes``
-    DDP processes; return the run metadata's path."""
+    DDP processes, or on the CPU ``jobs`` models (and notebooks) side by side (:mod:`s2d.repro.parallel`); return
+    the run metadata's path."""
     started = time.perf_counter()
     env = environment()  # before any result is rewritten, so the commit is not marked dirty by them
     out_dir = results_root / config.profile
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous = json.loads((out_dir / "run.json").read_text()).get("steps", {}) if (out_dir / "run.json").is_file() else {}
+    on_cpu = processes == 1 and pick_device(config.device).type == "cpu"
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage_done(name: str) -> None:  # the stage's wall time (its steps may run side by side)
+        nonlocal clock
+        stages[name] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+
     steps = data_step(config, out_dir, data_root)
-    steps.update(train_models(config, data_root, runs_root, processes))
+    stage_done("data")
+    steps.update(train_models(config, data_root, runs_root, processes, jobs))
+    stage_done("train")
     for generated in ("figures", "clips"):  # the notebooks redraw them all: none is left from an older run
         shutil.rmtree(out_dir / generated, ignore_errors=True)
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
     resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results))
+    steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results, on_cpu, jobs, previous))
+    stage_done("notebook")
     steps.update(claims_step(out_dir))
+    stage_done("figures")
     if book is not None:
         steps.update(book_step(book))
-    stages = stage_times(steps)
+        stage_done("book")
     total = round(time.perf_counter() - started, 2)
     metadata = {
         "profile": config.profile,
@@ -276,6 +348,7 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "dataset": config.data.dataset,
         "ff_dataset": config.data.ff_dataset,
         "processes": processes,
+        "jobs": jobs or default_jobs(on_cpu, processes),  # side by side, one thread each, on the CPU
         "resolution": config.data.resolution,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": total,

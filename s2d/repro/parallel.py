@@ -1,0 +1,139 @@
+"""Independent jobs of ``make reproduce`` side by side on the CPU: one worker process per job, one torch thread each.
+
+Torch spreads one model's small convolutions (64 px, batches of 8) over two cores at about 80% efficiency, while two
+models on one core each lose nothing to each other. Measured on 2 cores, 40 steps of a cpu-profile S2D model (process
+start included): 41.4 s at two threads, 59.5 s at one, and two models side by side at one thread each 61.4 s for
+both, against 82.8 s one after the other. A model trained at one thread is also the same whatever the machine's core
+count or the number of jobs (the tables then do not depend on them; at two threads torch sums in another order):
+the run cache therefore trains every model and detector on the CPU at one thread, wherever it is asked for one
+(:func:`s2d.repro.cache.trained`; ``s2d animate``'s first use included).
+
+On a GPU, or with several DDP processes per model, the jobs run one after another in this process
+(:func:`default_jobs` is 1 there and :func:`side_by_side` does not start workers).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Callable, Iterator
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One call to make, ``function(*args, **kwargs)``, named for the progress bar and the run record; ``then``
+    makes the jobs that wait for its result (run before the jobs still waiting), e.g. the models that learn from a
+    detector's landmarks."""
+
+    name: str
+    function: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    then: Callable[[Any], list["Job"]] | None = None
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may use (its affinity where the platform says, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        return os.cpu_count() or 1
+
+
+def default_jobs(on_cpu: bool, processes: int = 1) -> int:
+    """How many jobs run at once: one per core when models train on the CPU in one process each, else one (a GPU
+    or a DDP run already uses what the machine has)."""
+    return cpu_cores() if on_cpu and processes == 1 else 1
+
+
+def single_threaded() -> None:
+    """Make this process, and the processes it starts (a notebook's kernel), use one thread for torch's work."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch at one thread inside the block, as many as before after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def timed(function: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, float]:
+    """``function(*args, **kwargs)`` and the seconds it took."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, round(time.perf_counter() - start, 2)
+
+
+def side_by_side(jobs: list[Job], workers: int, desc: str, unit: str = "job",
+                 in_workers: bool = True) -> Iterator[tuple[Job, Any, float]]:
+    """Run ``jobs`` (and the jobs their ``then`` makes) and yield ``(job, result, seconds)`` as each finishes,
+    behind a progress bar.
+
+    With ``in_workers``, each job runs in one of ``workers`` fresh processes (spawned: no thread pool is inherited)
+    set to one thread (:func:`single_threaded`), in the order given (put the longest first), a job's followers
+    ahead of the jobs still waiting; otherwise one after another in this process, in the same order. A failed job
+    stops the run with its name (jobs already running finish first).
+    """
+    from tqdm.auto import tqdm
+
+    if workers < 1:
+        raise ValueError(f"jobs must be at least 1, got {workers}")
+    waiting = deque(jobs)
+    bar = tqdm(total=len(waiting), desc=desc, unit=unit)
+
+    def finished(job: Job, result: Any) -> None:
+        followers = job.then(result) if job.then is not None else []
+        waiting.extendleft(reversed(followers))
+        bar.total += len(followers)
+        bar.update()
+
+    try:
+        if not in_workers:
+            while waiting:
+                job = waiting.popleft()
+                result, seconds = timed(job.function, job.args, job.kwargs)
+                finished(job, result)
+                yield job, result, seconds
+            return
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=single_threaded) as pool:
+            running = {}
+            try:
+                while waiting or running:
+                    while waiting and len(running) < workers:
+                        job = waiting.popleft()
+                        running[pool.submit(timed, job.function, job.args, job.kwargs)] = job
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job = running.pop(future)
+                        try:
+                            result, seconds = future.result()
+                        except Exception as err:
+                            raise RuntimeError(f"{job.name} failed in its worker process: {err}") from err
+                        finished(job, result)
+                        yield job, result, seconds
+            except BaseException:
+                waiting.clear()
+                for future in running:
+                    future.cancel()
+                raise
+    finally:
+        bar.close()
