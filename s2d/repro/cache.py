@@ -8,15 +8,15 @@ interrupted half-way resumes from its last checkpoint (:func:`trained`, which tr
 when nothing is cached). Evaluations are cached beside the checkpoint the same way
 (:func:`evaluated`, which evaluates when nothing is cached), keyed by the protocol, the
 evaluation settings, the evaluation code and the checkpoint. The landmark detectors and
-the landmarks they find on a dataset are cached alike. On the CPU every model and detector trains at one
-thread, so that it is the same whatever the machine's core count (:mod:`s2d.repro.parallel`).
+the landmarks they find on a dataset are cached alike. The key does not say how many threads trained a model:
+``make reproduce`` trains at one thread on the CPU (:mod:`s2d.repro.parallel`), a model asked for elsewhere first
+(``s2d animate``'s first use) trains at every core, and whichever is cached is reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
@@ -28,9 +28,7 @@ from s2d.config import Config
 from s2d.data import catalog, detections
 from s2d.evaluate import Evaluation
 from s2d.io import atomic_path, write_json, write_text
-from s2d.repro.parallel import one_thread
 from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, slug
-from s2d.runtime import pick_device
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parents[1]  # s2d/: the code hashes name files relative to it
@@ -88,13 +86,7 @@ def trained(config: Config, data_root: str | Path, name: str, runs_root: Path = 
         announce()
     if processes > 1:
         return trained_ddp(config, data_root, out, processes, landmarks), True
-    with one_thread_on_cpu(config.device):  # the same model whatever the core count (s2d.repro.parallel)
-        return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
-
-
-def one_thread_on_cpu(device: str):
-    """:func:`s2d.repro.parallel.one_thread` when ``device`` resolves to the CPU, else nothing."""
-    return one_thread() if pick_device(device).type == "cpu" else nullcontext()
+    return train(config, data_root, out, resume=True, progress=progress, landmarks=landmarks), True
 
 
 def trained_ddp(config: Config, data_root: Path, out: Path, processes: int, landmarks: Path | None = None) -> Path:
@@ -215,9 +207,8 @@ def trained_detector(run: DetectorRun, data_root: Path, runs_root: Path = RUNS_R
     if ckpt.is_file() and (out / "train.json").is_file():
         return ckpt, False
     real = () if real_root is None else (real_root,)
-    with one_thread_on_cpu(run.config.device):
-        return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
-                              progress=progress), True
+    return train_detector(run.config, data_root, out, unlabelled_roots=real, labelled_roots=real,
+                          progress=progress), True
 
 
 def profile_detector(config: Config, name: str, data_root: Path, runs_root: Path = RUNS_ROOT,

@@ -1,12 +1,13 @@
 """Independent jobs of ``make reproduce`` side by side on the CPU: one worker process per job, one torch thread each.
 
-Torch spreads one model's small convolutions (64 px, batches of 8) over two cores at about 80% efficiency, while two
-models on one core each lose nothing to each other. Measured on 2 cores, 40 steps of a cpu-profile S2D model (process
-start included): 41.4 s at two threads, 59.5 s at one, and two models side by side at one thread each 61.4 s for
-both, against 82.8 s one after the other. A model trained at one thread is also the same whatever the machine's core
-count or the number of jobs (the tables then do not depend on them; at two threads torch sums in another order):
-the run cache therefore trains every model and detector on the CPU at one thread, wherever it is asked for one
-(:func:`s2d.repro.cache.trained`; ``s2d animate``'s first use included).
+A model trained at one thread is the same whatever the machine's core count or the number of jobs, so the tables do
+not depend on them (at two threads torch sums in another order, and the run takes another path). It is also faster
+on 2 cores, though by less than a short test promised: 40 steps of a cpu-profile S2D model (process start included)
+took 41.4 s at two threads and 59.5 s at one, and two side by side at one thread each 61.4 s for both, against 82.8 s
+one after the other. In a whole ``make reproduce`` of the cpu profile an S2D model took 176-196 s at one thread beside
+another against 97-139 s alone at two threads, and the keypoint baselines 297-357 s against 153-201 s: the training
+stage took 3,370 s (26 models, 3 detectors) where the last run one model after another took 3,311 s with a
+real-face model about 340 s shorter to train, and the notebooks 636 s against 797 s.
 
 On a GPU, or with several DDP processes per model, the jobs run one after another in this process
 (:func:`default_jobs` is 1 there and :func:`side_by_side` does not start workers).
@@ -18,7 +19,6 @@ import os
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
@@ -60,19 +60,6 @@ def single_threaded() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch at one thread inside the block, as many as before after it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def timed(function: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, float]:
