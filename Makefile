@@ -77,7 +77,7 @@ lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token=$$TOKEN \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-gaze: $(STAMP) $(REAL_DATA) ## Table 4's gaze claim at 128 px into results/<profile>/gaze/ (about 23 min on 2 cores; the Table 4 page shows it)
+gaze: $(STAMP) $(REAL_DATA) ## Table 4's gaze claim at 128 px into results/<profile>/gaze/ (about 34 min on 2 cores; the Table 4 page shows it)
 	$(PY) -m s2d gaze --profile $(PROFILE)
 
 bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cpu|cuda>/ (about 6 min on 2 cores; never part of make test)

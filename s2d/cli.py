@@ -605,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "or two; the same model, losses, schedule and seeds, on data, a detector and landmarks at that "
                     "size), evaluate both, and write the paired verdicts on the gaze error and on the motion map's "
                     "pupil transfer, the motion diagnostics and a gaze figure. The Table 4 page shows them. Not part "
-                    "of make reproduce: about 23 minutes on 2 CPU cores (cached: a second run only evaluates, in "
+                    "of make reproduce: about 34 minutes on 2 CPU cores (cached: a second run only evaluates, in "
                     "under a minute).",
         examples="examples:\n  s2d gaze                                   # the cpu profile, into results/cpu/gaze/\n"
                  "  s2d gaze --profile smoke --results /tmp/r   # seconds: checks that everything runs")

@@ -46,3 +46,12 @@ def test_a_model_trained_side_by_side_is_the_same_whatever_the_number_of_jobs(sy
     assert all(fresh for _, (_, fresh), _ in alone + together)
     for name, tensor in states[0].items():
         assert all(torch.equal(tensor, state[name]) for state in states[1:]), name
+
+
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_a_jobs_followers_run_before_the_jobs_still_waiting(in_workers):
+    """A detector's landmarks, then the models that learn from them, go ahead of the models still waiting."""
+    first = Job("detector", str, ("detector",), then=lambda result: [Job(f"model on {result}", str, ("model",))])
+    jobs = [first, Job("waiting", str, ("waiting",))]
+    done = [job.name for job, _, _ in side_by_side(jobs, 1, "test", in_workers=in_workers)]
+    assert done == ["detector", "model on detector", "waiting"]

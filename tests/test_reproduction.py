@@ -19,7 +19,7 @@ from s2d.repro import tables
 from s2d.config import load_config
 
 COMMITTED = Path(__file__).resolve().parent.parent / "results" / "smoke"
-SMOKE_THREADS = 2  # the torch threads results/smoke was computed with (s2d reproduce on 2 cores)
+SMOKE_THREADS = 1  # the torch threads results/smoke was computed with (s2d reproduce: one per model on the CPU)
 REGENERATE = "s2d reproduce --profile smoke --no-book --book /tmp/smoke-book (then commit results/smoke)"
 
 

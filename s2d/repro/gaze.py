@@ -11,9 +11,11 @@ writes ``results/<profile>/gaze/``: ``table4_gaze.csv`` and its ``_seeds``, ``_v
 ``table4_gaze_motion.csv`` and the figure ``table4_gaze.png``. The Table 4 page shows them
 (:func:`load`).
 
-It is not part of ``make reproduce``: its four models at 128 px take about 23 minutes on 2
-cores (19 of them training), which the cpu profile's hour has no room for. ``make reproduce`` leaves the folder as
-it is (it is outside ``figures/``, which the notebooks redraw).
+It is not part of ``make reproduce``: its four models at 128 px took 34.2 minutes on 2 cores (a 5-minute smoke
+run shared them at first), two side by side at one thread each (780-890 s a model, where one at two threads took
+about 470 s: at 128 px side by side gains nothing, it only keeps the models the same whatever the core count),
+which the cpu profile's hour has no room for. ``make reproduce`` leaves the folder as it is (it is outside
+``figures/``, which the notebooks redraw).
 """
 
 from __future__ import annotations

@@ -239,10 +239,10 @@ def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_r
 
     took = {name.removeprefix("notebook:"): step.get("wall_time_s", 0.0) for name, step in (previous or {}).items()}
     pages = sorted(PAGES, key=lambda page: took.get(page.page, 0.0), reverse=True)
-    jobs_ = [Job(page.page, execute_page, (page, config_file, results_root, data_root, runs_root, book_results))
-             for page in pages]
+    executions = [Job(page.page, execute_page, (page, config_file, results_root, data_root, runs_root, book_results))
+                  for page in pages]
     steps = {}
-    for job, out, seconds in side_by_side(jobs_, jobs or default_jobs(on_cpu), "notebooks", "notebook", on_cpu):
+    for job, out, seconds in side_by_side(executions, jobs or default_jobs(on_cpu), "notebooks", "notebook", on_cpu):
         steps[f"notebook:{job.name}"] = {"path": str(out), "wall_time_s": seconds}
         tqdm.write(f"executed {out} in {seconds} s")
     return {f"notebook:{page.page}": steps[f"notebook:{page.page}"] for page in PAGES}  # in the book's order
