@@ -17,7 +17,7 @@ PROFILE      ?= cpu
 SEED         ?= 0
 # make reproduce: DDP processes per model (torchrun, one GPU each)
 GPUS         ?= 1
-# make reproduce on the CPU: models (then notebooks) side by side, one thread each (empty: one per core)
+# make reproduce on the CPU: models and notebooks side by side, one thread each (empty: one per core)
 JOBS         ?=
 # pytest-xdist workers of make test, one torch thread each (tests/conftest.py)
 TEST_WORKERS ?= 2
@@ -26,7 +26,7 @@ REAL_CACHE   := .cache/real/.fetched
 REAL_DATA    := data/real/meta.json
 
 .DEFAULT_GOAL := help
-.PHONY: help setup reproduce test book publish lab gaze bench weights clean clean-all lock
+.PHONY: help setup reproduce test book publish lab gaze gallery bench weights clean clean-all lock
 
 help: ## List the targets with one line each
 	@echo "s2d — reproducible companion to 'Sparse to Dense Motion Transfer for Face Image Animation'"
@@ -79,6 +79,9 @@ lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 
 gaze: $(STAMP) $(REAL_DATA) ## Table 4's gaze claim at 128 px into results/<profile>/gaze/ (about 34 min on 2 cores; the Table 4 page shows it)
 	$(PY) -m s2d gaze --profile $(PROFILE)
+
+gallery: $(STAMP) ## Figures 3, 4, 6 on real photos by s2d animate's real-face model into the gallery page and results/<profile>/gallery/ (about 10 min on 2 cores from nothing; then make book)
+	$(PY) -m s2d gallery --profile $(PROFILE)
 
 bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cpu|cuda>/ (about 6 min on 2 cores; never part of make test)
 	$(PY) -m s2d bench

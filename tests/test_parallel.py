@@ -55,3 +55,20 @@ def test_a_jobs_followers_run_before_the_jobs_still_waiting(in_workers):
     jobs = [first, Job("waiting", str, ("waiting",))]
     done = [job.name for job, _, _ in side_by_side(jobs, 1, "test", in_workers=in_workers)]
     assert done == ["detector", "model on detector", "waiting"]
+
+
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_a_job_waits_for_the_jobs_it_comes_after_even_when_queued_first(in_workers):
+    """A notebook waits for the models it evaluates, the ones a detector's landmarks make included."""
+    notebook = Job("notebook", str, ("notebook",), after=frozenset({"model on detector", "other model"}))
+    detector = Job("detector", str, ("detector",), then=lambda result: [Job(f"model on {result}", str, ("model",))])
+    jobs = [notebook, detector, Job("other model", str, ("other",)), Job("data page", str, ("data",))]
+    done = [job.name for job, _, _ in side_by_side(jobs, 1, "test", in_workers=in_workers)]
+    assert done == ["detector", "model on detector", "other model", "notebook", "data page"]  # ready: in order
+
+
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_a_job_that_waits_for_a_job_that_never_runs_stops_the_run(in_workers):
+    jobs = [Job("notebook", str, ("notebook",), after=frozenset({"a model nobody trains"})), Job("model", str, ("m",))]
+    with pytest.raises(RuntimeError, match="notebook wait for jobs that never ran: a model nobody trains"):
+        list(side_by_side(jobs, 2, "test", in_workers=in_workers))

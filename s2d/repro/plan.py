@@ -3,9 +3,10 @@
 :func:`model_runs` lists every model the tables of a profile need, each once (one source
 of truth for the training step and the notebooks): S2D as in Table 1 for every seed
 (:func:`main_run`), the exact-landmark oracle, Table 4's settings (:data:`ABLATIONS`),
-the keypoint baselines (:data:`BASELINES`), Table 5's S2D on each detector's landmarks,
-and the real-face model; :func:`gaze_runs` the models of Table 4's gaze study at a larger size
-(``make gaze``: they do not fit the cpu profile's hour). :func:`detector_runs` lists the
+the keypoint baselines (:data:`BASELINES`) and Table 5's S2D on each detector's landmarks;
+:func:`gaze_runs` the models of Table 4's gaze study at a larger size (``make gaze``) and
+:func:`real_face_run` the real-face model of ``s2d animate`` and the gallery (``make gallery``):
+neither fits the cpu profile's hour. :func:`detector_runs` lists the
 landmark detectors to train. Training and caching them is :mod:`s2d.repro.cache`'s job.
 """
 
@@ -32,7 +33,7 @@ DETECTOR = "FAN4+DSNT+SBR"
 BASELINES = {"first-order": "First-order (2019)", "monkey-net": "Monkey-Net (2019)"}
 BASELINE_SEEDS = {"first-order": 2, "monkey-net": 2}
 # Table 4's settings train on the first two of the profile's seeds: the third seed of its four
-# settings (4.6 min at the cpu profile) made room for the real-face model and its gallery.
+# settings (4.6 min at the cpu profile) did not fit the hour.
 ABLATION_SEEDS = 2
 
 # Table 4 (Sec. 4.3.1): the paper's ablation trains every setting with the generator seeing
@@ -215,8 +216,6 @@ def model_runs(config: Config) -> list[ModelRun]:
         wanted += [baseline_run(config, architecture, vox, seed) for seed in baseline_seeds(config, architecture)]
     wanted += [baseline_run(config, "first-order", ff, config.seed)]  # Table 3 has no Monkey-Net row
     wanted += [detector_model_run(config, detector) for detector in TABLE5_DETECTORS]
-    if real_data() is not None:
-        wanted.append(real_face_run(config))
     return list({run.name: run for run in wanted}.values())
 
 

@@ -2,7 +2,7 @@
 
 In ``README.md`` each generated passage sits between ``<!-- name -->`` and ``<!-- /name -->``;
 :func:`passages` computes every passage from ``results/<profile>/`` (``run.json``, ``synthtalk.csv``,
-``table1.csv`` and ``table1.json``), :func:`fill` writes them into the text, and ``python -m
+``table1.csv`` and ``table1.json``; ``gaze/`` and ``gallery/`` for ``make gaze`` and ``make gallery``), :func:`fill` writes them into the text, and ``python -m
 s2d.repro.prose_numbers`` rewrites the README after a ``make reproduce``. A test compares the committed README
 with the committed results, so a stale number fails CI.
 """
@@ -61,10 +61,21 @@ def passages(results: Path) -> dict[str, str]:
                             f"the whole study on its last run (commit {str(record['git_commit'])[:12]})")
     else:
         out["gaze_time"] = "not run yet for this profile"
+    gallery = results / "gallery" / "gallery.json"  # make gallery's record (s2d.repro.gallery)
+    if gallery.is_file():
+        record = json.loads(gallery.read_text())
+        model = record.get("model", {})
+        out["gallery_time"] = (f"on its last run (commit {str(record['git_commit'])[:12]}) the model took "
+                               f"{record['model_s'] / 60:.1f} min (trained in {model.get('wall_time_s', 0) / 60:.1f} min "
+                               f"on {model.get('device', '?')}, {model.get('steps', '?')} steps) and the page "
+                               f"{record['page_s'] / 60:.1f} min")
+    else:
+        out["gallery_time"] = "not run yet for this profile"
     if full:
         stages = full["stages_s"]
-        named = {"data": "SynthTalk", "train": f"{full['models_trained']} detectors and models",
-                 "notebook": "the notebooks", "figures": "the claims figure", "book": "the book"}
+        named = {"data": "SynthTalk", "train": f"{full['models_trained']} detectors and models (each notebook starts "
+                                               f"beside them once its models are trained)",
+                 "notebook": "the notebooks after the last model", "figures": "the claims figure", "book": "the book"}
         order = [*named, *(k for k in stages if k not in named)]
         parts = ", ".join(f"{named.get(k, k)} {stages[k]:,.0f} s" for k in order if k in stages)
         out["reproduce_time"] = (f"about {full['wall_time_s'] / 60:.0f} min of `s2d reproduce` in the last run from "

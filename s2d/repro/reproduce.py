@@ -8,8 +8,10 @@ A dependency graph of cached steps, each timed:
    (``synthtalk.csv``);
 2. ``train``: every model the tables need (:func:`s2d.repro.plan.model_runs`), each trained
    once per settings, code and data (``runs/<profile>/``), never inside a notebook;
-3. ``notebooks``: each result notebook executed by papermill into the book's folder; it
-   evaluates the cached models (evaluations are cached too) and writes its table's CSVs;
+3. ``notebooks``: each result notebook executed by papermill into the book's folder as soon as
+   the models it evaluates are trained (beside the models still training); it evaluates the
+   cached models (evaluations are cached too) and writes its table's CSVs (the gallery's page
+   is ``make gallery``'s: :mod:`s2d.repro.gallery`);
 4. ``book``: the Jupyter Book, when asked for.
 
 The pipeline records what it ran and on what in ``results/<profile>/run.json``
@@ -55,20 +57,28 @@ class Page:
     title: str  # the page's title, as in the book's table of contents
     result: str  # what it reproduces (run.json's "tables")
     params: dict = field(default_factory=dict)  # papermill parameters beyond the profile and folders
+    # the make target that executes it: "reproduce" (every run), or its own target for a page whose models do not fit
+    # the cpu profile's hour (make reproduce then leaves the committed page as it is)
+    target: str = "reproduce"
+    tables: tuple[int, ...] = ()  # the tables whose models it evaluates (make reproduce runs it once they are trained)
 
 
 PAGES = (
     Page("00_data.ipynb", "data.ipynb", "The data in numbers", "synthtalk"),
-    Page("01_main_results.ipynb", "table1.ipynb", "Table 1: same identity", "table1_same_identity"),
-    Page("02_cross_identity.ipynb", "table2.ipynb", "Table 2: cross identity", "table2_cross_identity"),
-    Page("01b_faceforensics.ipynb", "table3.ipynb", "Table 3: FaceForensics protocol", "table3_faceforensics"),
-    Page("03_ablations.ipynb", "table4.ipynb", "Table 4: ablations", "table4_ablations"),
-    Page("04_detector.ipynb", "table5.ipynb", "Table 5: landmark detectors", "table5_detectors"),
-    Page("05_gallery.ipynb", "gallery.ipynb", "Real faces: the gallery", "figures_3_4_6_real_faces"),
-    Page("06_explore.ipynb", "explore.ipynb", "Explore the model", "explore"),
+    Page("01_main_results.ipynb", "table1.ipynb", "Table 1: same identity", "table1_same_identity", tables=(1,)),
+    Page("02_cross_identity.ipynb", "table2.ipynb", "Table 2: cross identity", "table2_cross_identity", tables=(2,)),
+    Page("01b_faceforensics.ipynb", "table3.ipynb", "Table 3: FaceForensics protocol", "table3_faceforensics",
+         tables=(3,)),
+    Page("03_ablations.ipynb", "table4.ipynb", "Table 4: ablations", "table4_ablations", tables=(4,)),
+    Page("04_detector.ipynb", "table5.ipynb", "Table 5: landmark detectors", "table5_detectors", tables=(5,)),
+    Page("05_gallery.ipynb", "gallery.ipynb", "Real faces: the gallery", "figures_3_4_6_real_faces", target="gallery"),
+    Page("06_explore.ipynb", "explore.ipynb", "Explore the model", "explore", tables=(1,)),  # the Table 1 model
     Page("07_bench.ipynb", "bench.ipynb", "Benchmarks: S2D against the first-order model",
          "benchmarks (reads results/bench, which make bench writes)", {"bench": "results/bench"}),
 )
+
+REPRODUCED = tuple(page for page in PAGES if page.target == "reproduce")  # the pages make reproduce executes
+PAGE_ORDER = {page.page: k for k, page in enumerate(PAGES)}  # the book's
 
 
 MEASURED_BUILD_COLUMNS = ("build_seconds", "render_fps")  # known only for a dataset built on this machine
@@ -118,8 +128,8 @@ def ddp_plan(config: Config, processes: int, jobs: int | None = None) -> str:
         raise ValueError(str(err)) from err
     if processes == 1:
         if device.type == "cpu":
-            return (f"on the CPU, {jobs or default_jobs(True)} models (then notebooks) side by side, each in its own "
-                    f"process at one thread")
+            return (f"on the CPU, {jobs or default_jobs(True)} models and notebooks side by side (a notebook once its "
+                    f"models are trained), each in its own process at one thread")
         return f"each model trains in this process, on {device.type}"
     batch = config.train.batch_size
     if batch % processes:
@@ -135,18 +145,24 @@ def ddp_plan(config: Config, processes: int, jobs: int | None = None) -> str:
 
 
 def train_models(config: Config, data_root: Path, runs_root: Path, processes: int = 1, jobs: int | None = None,
-                 runs: list | None = None, detectors: list | None = None) -> dict[str, dict]:
+                 runs: list | None = None, detectors: list | None = None, notebooks: list | None = None
+                 ) -> dict[str, dict]:
     """Train every model the profile's tables need, or ``runs`` with the ``detectors`` they learn from (cached: a
-    model already trained is reused).
+    model already trained is reused), and execute the ``notebooks`` (:func:`notebook_jobs`) as their models are
+    ready; each step's record (``train:``, ``landmarks:``, ``notebook:``) gives its wall time and when it finished
+    (``finished_s``, from the start).
 
-    On the CPU they train in ``jobs`` worker processes side by side, one thread each (:mod:`s2d.repro.parallel`;
+    On the CPU they run in ``jobs`` worker processes side by side, one thread each (:mod:`s2d.repro.parallel`;
     default one per core): the detectors first, then as each finishes its landmarks on the data and the models that
-    learn from them, the other models (annotations) filling the gaps, the largest first. On a GPU the same jobs
-    run one after another in this process, each model in ``processes`` DDP processes.
+    learn from them, the other models (annotations) filling the gaps, the largest first, and each notebook once
+    every model it evaluates is trained (filling the workers that the last models leave idle). On a GPU the same
+    jobs run one after another in this process, each model in ``processes`` DDP processes.
     """
     from tqdm.auto import tqdm
 
     from s2d.repro.parallel import Job, side_by_side
+
+    started = time.perf_counter()
 
     on_cpu = processes == 1 and pick_device(config.device).type == "cpu"
     runs = {run.name: run for run in sorted(model_runs(config) if runs is None else runs, key=training_cost,
@@ -177,21 +193,29 @@ def train_models(config: Config, data_root: Path, runs_root: Path, processes: in
     given = sorted({run.detector for run in runs.values() if run.detector is not None} - set(ours))  # dlib
     # the models that learn from the annotations: their data made here (a render runs its own processes)
     alone = [model_job(run, *training_inputs(run, data_root, runs_root)) for run in runs.values() if run.detector is None]
-    for job, result, seconds in side_by_side([*ours.values(), *map(landmark_job, given), *alone],
-                                             jobs or default_jobs(on_cpu, processes), "training", "job", on_cpu):
+    notebooks = list(notebooks or [])
+    for job, result, seconds in side_by_side([*ours.values(), *map(landmark_job, given), *alone, *notebooks],
+                                             jobs or default_jobs(on_cpu, processes),
+                                             "training" + (" and notebooks" if notebooks else ""), "job", on_cpu):
+        finished = {"wall_time_s": seconds, "finished_s": round(time.perf_counter() - started, 2)}
         if job.function is inputs_of:
-            steps[f"landmarks:{job.name.removesuffix(' landmarks')}"] = {"wall_time_s": seconds}
+            steps[f"landmarks:{job.name.removesuffix(' landmarks')}"] = finished
             tqdm.write(f"found {job.name} in {seconds} s")
             continue
+        if job.function is execute_page:
+            steps[f"notebook:{job.name}"] = {"path": str(result)} | finished
+            tqdm.write(f"executed {result} in {seconds} s")
+            continue
         (ckpt, fresh), run = result, runs.get(job.name)
-        steps[f"train:{job.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh, "wall_time_s": seconds,
-                                      "used_by": run.used_by if run else serves}
+        steps[f"train:{job.name}"] = {"checkpoint": str(ckpt), "trained_now": fresh,
+                                      "used_by": run.used_by if run else serves} | finished
         if run is not None:
             steps[f"train:{job.name}"]["landmarks"] = str(landmarks[job.name] or "annotations")
         tqdm.write(f"{'trained' if fresh else 'cached '} {job.name} ({steps[f'train:{job.name}']['used_by']}) in "
                    f"{seconds} s")
-    order = [*(f"train:{run.name}" for run in detectors), *(f"train:{name}" for name in runs)]
-    return {name: steps[name] for name in order} | steps  # the detectors, then the models, longest first
+    order = [*(f"train:{run.name}" for run in detectors), *(f"train:{name}" for name in runs),
+             *(f"notebook:{job.name}" for job in sorted(notebooks, key=lambda job: PAGE_ORDER[job.name]))]
+    return {name: steps[name] for name in order} | steps  # the detectors, the models longest first, the pages
 
 
 def inputs_of(runs: list, data_root: Path, runs_root: Path) -> list[tuple[Path, Path | None]]:
@@ -228,24 +252,26 @@ def claims_step(out_dir: Path) -> dict[str, dict]:
     return {"figures:claims": {"path": str(path), "wall_time_s": round(time.perf_counter() - start, 2)}}
 
 
-def notebook_step(config_file: Path, results_root: Path, data_root: Path, runs_root: Path, book_results: Path,
-                  on_cpu: bool = True, jobs: int | None = None, previous: dict | None = None) -> dict[str, dict]:
-    """Execute each result notebook with papermill (it reuses the trained models) into the book: on the CPU in
-    ``jobs`` worker processes side by side, one thread each (default one per core), the ones that took longest in
-    the ``previous`` run's steps first; else one after another here."""
-    from tqdm.auto import tqdm
-
-    from s2d.repro.parallel import Job, side_by_side
+def notebook_jobs(config: Config, config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
+                  book_results: Path, previous: dict | None = None) -> list:
+    """A job per result notebook of ``make reproduce`` (:data:`REPRODUCED`), executed by papermill into the book
+    (:func:`execute_page`) once the models and detectors it evaluates are trained (:func:`page_needs`): the ones that
+    took longest in the ``previous`` run's steps first."""
+    from s2d.repro.parallel import Job
 
     took = {name.removeprefix("notebook:"): step.get("wall_time_s", 0.0) for name, step in (previous or {}).items()}
-    pages = sorted(PAGES, key=lambda page: took.get(page.page, 0.0), reverse=True)
-    executions = [Job(page.page, execute_page, (page, config_file, results_root, data_root, runs_root, book_results))
-                  for page in pages]
-    steps = {}
-    for job, out, seconds in side_by_side(executions, jobs or default_jobs(on_cpu), "notebooks", "notebook", on_cpu):
-        steps[f"notebook:{job.name}"] = {"path": str(out), "wall_time_s": seconds}
-        tqdm.write(f"executed {out} in {seconds} s")
-    return {f"notebook:{page.page}": steps[f"notebook:{page.page}"] for page in PAGES}  # in the book's order
+    pages = sorted(REPRODUCED, key=lambda page: took.get(page.page, 0.0), reverse=True)
+    return [Job(page.page, execute_page, (page, config_file, results_root, data_root, runs_root, book_results),
+                after=page_needs(page, config)) for page in pages]
+
+
+def page_needs(page: Page, config: Config) -> frozenset[str]:
+    """The training jobs ``page`` waits for: the runs of its tables (:func:`s2d.repro.tables.table_runs`) and, for a
+    page that evaluates any, the profile's detectors (its AKD and Table 5's stability are theirs)."""
+    from s2d.repro.tables import table_runs
+
+    runs = {run.name for number in page.tables for seeded in table_runs(number, config).values() for run in seeded}
+    return frozenset(runs | ({detector.name for detector in detector_runs(config)} if runs else set()))
 
 
 def execute_page(page: Page, config_file: Path, results_root: Path, data_root: Path, runs_root: Path,
@@ -326,14 +352,18 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
 
     steps = data_step(config, out_dir, data_root)
     stage_done("data")
-    steps.update(train_models(config, data_root, runs_root, processes, jobs))
-    stage_done("train")
     for generated in ("figures", "clips"):  # the notebooks redraw them all: none is left from an older run
         shutil.rmtree(out_dir / generated, ignore_errors=True)
     # the notebooks read the run's resolved settings (profile, --set overrides, seed) from this file
     resolved = write_text(out_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    steps.update(notebook_step(resolved, results_root, data_root, runs_root, book_results, on_cpu, jobs, previous))
-    stage_done("notebook")
+    pages = notebook_jobs(config, resolved, results_root, data_root, runs_root, book_results, previous)
+    steps.update(train_models(config, data_root, runs_root, processes, jobs, notebooks=pages))
+    # the notebooks start as their models are ready: "train" lasts until the last model or detector is trained,
+    # "notebook" is what the notebooks took after that
+    trained_by = max(step["finished_s"] for name, step in steps.items() if name.startswith(("train:", "landmarks:")))
+    stage_done("models")
+    models = stages.pop("models")
+    stages["train"], stages["notebook"] = round(trained_by, 2), round(models - trained_by, 2)
     steps.update(claims_step(out_dir))
     stage_done("figures")
     if book is not None:
@@ -355,7 +385,8 @@ def reproduce(config: Config, results_root: Path = RESULTS_ROOT, data_root: Path
         "stages_s": stages,
         "environment": env,
         "steps": steps,
-        "tables": {page.result: f"notebooks/{page.notebook}" for page in PAGES},
+        "tables": {page.result: f"notebooks/{page.notebook}" + ("" if page in REPRODUCED else f" (make {page.target})")
+                   for page in PAGES},
         "config": config.to_dict(),
     }
     metadata["last_full_run"] = full_run_record(metadata, out_dir / "run.json")

@@ -192,16 +192,29 @@ def reconstruction_table(number: int, config: Config, data_root: Path = Path("da
     """Table 1 (same identity, the profile's ``data.dataset``, every seed of the profile) or Table 3 (FaceForensics
     protocol, ``data.ff_dataset``)."""
     if number == 1:
-        runs = _with_baselines(_ours_and_oracle(config), config, same_identity_dataset(config))
-        result = _table(1, runs, "same_identity", config, data_root, runs_root, progress)
+        result = _table(1, table_runs(1, config), "same_identity", config, data_root, runs_root, progress)
     elif number == 3:
-        ff = faceforensics_dataset(config)
-        runs = _with_baselines({OURS: [main_run(config, ff, config.seed)]}, config, ff)
-        result = _table(3, runs, "faceforensics", config, data_root, runs_root, progress)
+        result = _table(3, table_runs(3, config), "faceforensics", config, data_root, runs_root, progress)
     else:
         raise ValueError(f"reconstruction tables are 1 and 3, not {number}")
     result.attrs["rows_for_claims"] = _claim_rows()
     return result
+
+
+def table_runs(number: int, config: Config) -> dict[str, list[ModelRun]]:
+    """The trained rows of Table ``number`` (1-5): each method (Table 4: setting; Table 5: detector) and its runs,
+    one per seed. What the table's notebook evaluates, so what ``make reproduce`` trains before it runs the page."""
+    if number in (1, 2):  # Table 2 drives the Table 1 models across identities
+        return _with_baselines(_ours_and_oracle(config), config, same_identity_dataset(config))
+    if number == 3:
+        ff = faceforensics_dataset(config)
+        return _with_baselines({OURS: [main_run(config, ff, config.seed)]}, config, ff)
+    if number == 4:
+        return {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
+                for setting in ABLATIONS}
+    if number == 5:
+        return {TABLE5_ROWS[name]: [detector_model_run(config, name)] for name in TABLE5_DETECTORS}
+    raise ValueError(f"the paper's tables are 1-5, not {number}")
 
 
 def _ours_and_oracle(config: Config) -> dict[str, list[ModelRun]]:
@@ -232,8 +245,7 @@ def cross_identity_table(config: Config, data_root: Path = Path("data/synthtalk"
     L1 / PSNR / SSIM against SynthTalk's rendering of the source person performing
     the driving motion.
     """
-    runs = _with_baselines(_ours_and_oracle(config), config, same_identity_dataset(config))
-    result = _table(2, runs, "cross_identity", config, data_root, runs_root, progress)
+    result = _table(2, table_runs(2, config), "cross_identity", config, data_root, runs_root, progress)
     methods = list(dict.fromkeys(result.per_seed["method"]))
     shares, note = ratings.preference_column(ratings_file, 2, methods)
     result.per_seed["user_preference"] = result.per_seed["method"].map(shares)
@@ -247,9 +259,8 @@ def ablation_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     """Table 4: each setting of :data:`s2d.repro.plan.ABLATIONS` for :func:`s2d.repro.plan.ablation_seeds` (the Table 1
     model, which one setting is, for every seed Table 1 trained) and the copy baseline, same-identity protocol on
     the profile's ``data.dataset``."""
-    runs = {setting: [ablation_run(config, setting, s) for s in ablation_seeds(config, setting)]
-            for setting in ABLATIONS}
-    result = with_motion(_table(4, runs, "same_identity", config, data_root, runs_root, progress), config)
+    result = with_motion(_table(4, table_runs(4, config), "same_identity", config, data_root, runs_root, progress),
+                         config)
     result.attrs["rows_for_claims"] = {name: name for name in ABLATIONS if name in paper.TABLES[4].rows}
     result.attrs["rows_for_claims"]["Ours (Table 1)"] = WITH_MOTION_CUE
     return result
