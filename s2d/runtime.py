@@ -40,9 +40,10 @@ def git_commit(repo: Path | None = None) -> str:
             ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
-        dirty = subprocess.run(  # outputs of runs (results, executed notebooks) do not make the code dirty
+        dirty = subprocess.run(  # outputs of runs (results, executed notebooks, the README's generated numbers
+            # that make reproduce rewrites) do not make the code dirty
             ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
-             ":!results", ":!book/results"],
+             ":!results", ":!book/results", ":!README.md"],
             capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
