@@ -31,6 +31,13 @@ def _add_profile_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_folder_args(parser: argparse.ArgumentParser) -> None:
+    """The folders of a reproduction command: where results go and where data and trained models are cached."""
+    parser.add_argument("--results", default="results", help="results root (default: results)")
+    parser.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
+    parser.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -399,9 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="first seed: the data and every model use --seed, --seed+1, ... (as many as the profile's "
                         "seeds; default: the profile's)")
-    p.add_argument("--results", default="results", help="results root (default: results)")
-    p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
-    p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+    _add_folder_args(p)
     p.add_argument("--book", default="book/results", help="where executed notebooks go (default: book/results)")
     p.add_argument("--no-book", action="store_true", help="do not build the Jupyter Book (book/) at the end")
     p.add_argument("--gpus", type=int, default=1, metavar="N",
@@ -627,9 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "  s2d gallery --profile smoke --results /tmp/r --book /tmp/book   # about a minute: checks "
                  "that everything runs")
     p.add_argument("--profile", default="cpu", help="smoke | cpu | paper, or a YAML file (default: cpu)")
-    p.add_argument("--results", default="results", help="results root (default: results)")
-    p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
-    p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+    _add_folder_args(p)
     p.add_argument("--book", default="book/results", help="where the executed page goes (default: book/results)")
     p.set_defaults(func=_cmd_gallery)
 
@@ -645,9 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
         examples="examples:\n  s2d gaze                                   # the cpu profile, into results/cpu/gaze/\n"
                  "  s2d gaze --profile smoke --results /tmp/r   # seconds: checks that everything runs")
     _add_profile_args(p)
-    p.add_argument("--results", default="results", help="results root (default: results)")
-    p.add_argument("--data", default="data/synthtalk", help="dataset cache (default: data/synthtalk)")
-    p.add_argument("--runs", default="runs", help="trained-model cache (default: runs)")
+    _add_folder_args(p)
     p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                    help="on the CPU, how many models train side by side, one thread each (default: one per core)")
     p.set_defaults(func=_cmd_gaze)
