@@ -239,7 +239,9 @@ def controls_figure(rows: dict[str, np.ndarray], out: str | Path, labels: dict[s
     """A grid: one row per control (:func:`s2d.explore.controls_grid`), the face at each value of its sweep."""
     names = list(rows)
     columns = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(len(names), columns, figsize=(1.3 * columns + 1, 1.3 * len(names)), squeeze=False)
+    # at least 2.2 in tall: a single row's label ("large pose and mouth") was clipped at 1.3 in
+    fig, axes = plt.subplots(len(names), columns, figsize=(1.3 * columns + 1, max(1.3 * len(names), 2.2)),
+                             squeeze=False)
     for i, name in enumerate(names):
         for j in range(columns):
             ax = axes[i, j]
