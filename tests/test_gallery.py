@@ -33,6 +33,7 @@ def test_gallery_builds_the_real_face_model_and_executes_its_page(tmp_path, caps
     model = plan.real_face_run(load_config("smoke")).name
     assert record["checkpoint"].startswith(str(tmp_path / "runs" / "smoke" / model))
     assert record["model"]["steps"] > 0 and record["model_s"] > 0 and record["page_s"] > 0
+    assert record["model_trained_now"]  # a fresh run cache: built here
     assert (book / "gallery.ipynb").stat().st_size > 10_000 and (out / "gallery.png").stat().st_size > 5_000
     measures = pd.read_csv(out / "photo_measures.csv", index_col=0)
     assert len(measures) >= 1 and {"motion_ratio_68", "identity_distance"} <= set(measures.columns)

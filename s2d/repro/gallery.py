@@ -34,8 +34,10 @@ def gallery(profile: str = PROFILE, results_root: Path = Path("results"), data_r
     record the run in ``results_root/<profile>/gallery/gallery.json``; return that record's path."""
     start = time.perf_counter()
     commit = git_commit()  # before the page rewrites anything
+    since = time.time()
     checkpoint = default_checkpoint(profile, data_root, runs_root, progress)
     built = time.perf_counter() - start
+    trained_now = checkpoint.stat().st_mtime >= since  # else the run cache held it
     page = next(page for page in PAGES if page.target == TARGET)
     executed = execute_page(page, Path(profile), results_root, data_root, runs_root, book_results)
     training = checkpoint.parent / "train.json"
@@ -45,6 +47,7 @@ def gallery(profile: str = PROFILE, results_root: Path = Path("results"), data_r
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "checkpoint": str(checkpoint),
         "model": json.loads(training.read_text()) if training.is_file() else {},
+        "model_trained_now": trained_now,
         "model_s": round(built, 1),  # finding (or building) the model: the real clips, data and training
         "page_s": round(time.perf_counter() - start - built, 1),
         "page": str(executed),

@@ -65,9 +65,11 @@ def passages(results: Path) -> dict[str, str]:
     if gallery.is_file():
         record = json.loads(gallery.read_text())
         model = record.get("model", {})
-        out["gallery_time"] = (f"on its last run (commit {str(record['git_commit'])[:12]}) the model took "
-                               f"{record['model_s'] / 60:.1f} min (trained in {model.get('wall_time_s', 0) / 60:.1f} min "
-                               f"on {model.get('device', '?')}, {model.get('steps', '?')} steps) and the page "
+        trained = (f"trained in {model.get('wall_time_s', 0) / 60:.1f} min on {model.get('device', '?')}, "
+                   f"{model.get('steps', '?')} steps")
+        found = (f"the model took {record['model_s'] / 60:.1f} min ({trained})" if record.get("model_trained_now", True)
+                 else f"the model came from the run cache ({trained})")
+        out["gallery_time"] = (f"on its last run (commit {str(record['git_commit'])[:12]}) {found} and the page "
                                f"{record['page_s'] / 60:.1f} min")
     else:
         out["gallery_time"] = "not run yet for this profile"
