@@ -389,6 +389,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
     real = real_data() if real_root is None else real_data(real_root)
     evaluator = _TableEvaluator(config, vox, data_root, runs_root, progress)
     rows, videos, notes, training, labels = [], [], {}, {}, {}
+    models = table_runs(5, config)  # the right half's S2D per detector
     for name in DETECTORS:
         row = {"method": TABLE5_ROWS.get(name, name), "seed": config.seed}
         rows.append(row)
@@ -414,7 +415,7 @@ def detector_table(config: Config, data_root: Path = Path("data/synthtalk"), run
                 videos.append(_per_video(result.rows, row["method"], config.seed, ("sms", "nme_68")))
             notes.update({f"{prefix}{k}": v for k, v in result.notes.items()})
         if name in TABLE5_DETECTORS:
-            run = detector_model_run(config, name)
+            run = models[TABLE5_ROWS[name]][0]
             result, record = evaluator(run, "same_identity")
             row.update({column: _value(result.mean, column) for column in TABLE5_MODEL_COLUMNS})
             notes.update({k: v for k, v in result.notes.items() if k in TABLE5_MODEL_COLUMNS})
