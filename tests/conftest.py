@@ -10,7 +10,9 @@ the same.
 
 import os
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from s2d.config import load_config
 from s2d.data import synth
@@ -32,6 +34,18 @@ def synth_vox(tmp_path_factory, smoke_config):
 def synth_ff(tmp_path_factory, smoke_config):
     return synth.build("synth-ff", smoke_config, seed=0, out=tmp_path_factory.mktemp("data") / "ff",
                        workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def face_photos(tmp_path_factory):
+    """Two real face photos that ship offline: scikit-image's astronaut, and a tight crop of her face, mirrored."""
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("photos")
+    astronaut = data.astronaut()
+    Image.fromarray(astronaut).save(folder / "astronaut.png")
+    Image.fromarray(np.ascontiguousarray(astronaut[30:220, 140:310, ::-1][:, ::-1])).save(folder / "tight.png")
+    return [folder / "astronaut.png", folder / "tight.png"]
 
 
 SMOKE_CACHE_GROUP = "notebook-smoke-cache"

@@ -92,17 +92,25 @@ def test_mixed_links_both_datasets_and_repeats_the_extra_one(synth_vox, synth_ff
         mixed(synth_vox, resized(synth_ff, 32, tmp_path / "small"), 1, tmp_path / "bad")
 
 
-def test_the_real_face_model_learns_from_synthtalk_and_the_real_clips(synth_vox, synth_ff, monkeypatch):
+def test_the_real_face_model_learns_from_synthtalk_the_real_clips_and_photos(synth_vox, synth_ff, face_photos,
+                                                                             monkeypatch):
     for module in (plan, cache):  # synth-ff plays the real clips, for the plan and for the data it trains on
         monkeypatch.setattr(module, "real_data", lambda root=plan.REAL_ROOT: synth_ff)
+    monkeypatch.setattr(cache, "real_photos", lambda folder=plan.REAL_PHOTOS: [])
     config = load_config("cpu")
+    small = dataclasses.replace(config, data=dataclasses.replace(config.data, resolution=64))
+    with pytest.raises(FileNotFoundError, match="make data-real"):
+        cache.with_real_clips(small, synth_vox)
+    monkeypatch.setattr(cache, "real_photos", lambda folder=plan.REAL_PHOTOS: face_photos)
     run = plan.real_face_run(config)
     assert run.with_real and run.name not in {r.name for r in plan.model_runs(config)}  # make gallery trains it
     # the Table 1 model with the face prior, at the profile's real-face size
     assert run.config.model == dataclasses.replace(config.model, face_prior=plan.FACE_PRIOR)
     assert run.config.data.resolution == (config.data.real_face_resolution or config.data.resolution)
-    small = dataclasses.replace(config, data=dataclasses.replace(config.data, resolution=64))
     out = cache.with_real_clips(small, synth_vox)
     n_synth, n_real = len(fmt.video_ids(synth_vox, "train")), len(fmt.video_ids(synth_ff, "train"))
     repeats = max(1, round(0.5 * n_synth / n_real))  # real : synthetic videos = 1 : 2 where it divides
-    assert len(fmt.video_ids(out, "train")) == n_synth + repeats * n_real
+    n_photo = len(face_photos) * round(n_synth / len(face_photos))  # about as many as the SynthTalk videos
+    assert len(fmt.video_ids(out, "train")) == n_synth + repeats * n_real + n_photo
+    assert sum(v.startswith("photo-") for v in fmt.video_ids(out, "train")) == n_photo
+    assert {"real", "photo"} <= set(fmt.read_meta(out)["data_config"])  # the mix of a mix records both

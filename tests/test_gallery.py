@@ -22,7 +22,7 @@ def test_the_gallery_is_its_own_target_and_its_help_says_what_it_costs(capsys):
 
 
 @pytest.mark.skipif(plan.real_data() is None, reason="no prepared real clips (make data-real)")
-def test_gallery_builds_the_real_face_model_and_executes_its_page(tmp_path, capsys):
+def test_gallery_builds_the_real_face_model_and_its_baseline_and_executes_its_page(tmp_path, capsys):
     results, book = tmp_path / "results", tmp_path / "book"
     args = ["gallery", "--profile", "smoke", "--results", str(results), "--data", str(tmp_path / "data"),
             "--runs", str(tmp_path / "runs"), "--book", str(book)]
@@ -33,7 +33,9 @@ def test_gallery_builds_the_real_face_model_and_executes_its_page(tmp_path, caps
     model = plan.real_face_run(load_config("smoke")).name
     assert record["checkpoint"].startswith(str(tmp_path / "runs" / "smoke" / model))
     assert record["model"]["steps"] > 0 and record["model_s"] > 0 and record["page_s"] > 0
-    assert record["model_trained_now"]  # a fresh run cache: built here
+    assert record["model_trained_now"] and record["baseline_trained_now"]  # a fresh run cache: built here
+    baseline = plan.real_face_baseline_run(load_config("smoke")).name
+    assert record["baseline"].startswith(str(tmp_path / "runs" / "smoke" / baseline)) and record["baseline_s"] > 0
     assert (book / "gallery.ipynb").stat().st_size > 10_000 and (out / "gallery.png").stat().st_size > 5_000
     measures = pd.read_csv(out / "photo_measures.csv", index_col=0)
     assert len(measures) >= 1 and {"motion_ratio_68", "identity_distance"} <= set(measures.columns)

@@ -35,7 +35,9 @@ def test_the_paper_profile_names_the_paper_datasets_and_the_cpu_profile_synthtal
     assert {run.variant for run in plan.detector_runs(paper)} == {"voxceleb"}
     # on real faces the real-face model of `s2d animate` is the Table 1 model, no SynthTalk mixed in
     assert plan.real_face_run(paper) == plan.main_run(paper, "voxceleb", paper.seed)
-    assert plan.real_face_run(cpu).with_real
+    assert plan.real_face_baseline_run(paper) == plan.baseline_run(paper, "first-order", "voxceleb", paper.seed)
+    assert plan.real_face_run(cpu).with_real and plan.real_face_baseline_run(cpu).with_real
+    assert plan.real_face_baseline_run(cpu).config.data == plan.real_face_run(cpu).config.data
 
 
 def test_a_missing_dataset_stops_reproduce_and_train_at_once_with_what_to_do(tmp_path, capsys, monkeypatch):

