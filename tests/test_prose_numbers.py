@@ -30,6 +30,20 @@ def test_the_gpu_timing_names_the_settings_it_changed():
     assert "256 px, the `paper` profile's settings, per model" in prose_numbers.gpu_timing({**record, "overrides": []})
 
 
+def test_the_photo_study_passage_gives_the_models_means_and_the_floor_where_scored():
+    import pandas as pd
+
+    from s2d.repro.photo_study import MODEL, REFERENCE
+
+    pairs = pd.DataFrame({"method": [MODEL, REFERENCE, MODEL, REFERENCE], "motion_ratio_68": [0.3, 0.2, 0.5, 0.4],
+                          "motion_ratio_contour": [0.6, 0.5, 0.8, 0.7], "identity_distance": [0.3, 0.2, 0.3, 0.2]})
+    text = prose_numbers.photo_study(pairs)
+    assert text.startswith("on 2 pairs") and "all 68 points 0.400 (a perfect landmark warp 0.300)" in text
+    assert "face contour 0.700 (a perfect landmark warp 0.600)" in text
+    alone = prose_numbers.photo_study(pairs[pairs.method == MODEL].drop(columns="method"))
+    assert "identity distance 0.300" in alone and "perfect" not in alone
+
+
 @pytest.mark.skipif(not (RESULTS / "run.json").is_file(), reason="no committed cpu results")
 def test_the_readmes_numbers_are_the_committed_results():
     """Every generated passage of README.md is what results/cpu gives (`python -m s2d.repro.prose_numbers` rewrites

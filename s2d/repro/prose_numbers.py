@@ -2,7 +2,8 @@
 
 In ``README.md`` each generated passage sits between ``<!-- name -->`` and ``<!-- /name -->``;
 :func:`passages` computes every passage from ``results/<profile>/`` (``run.json``, ``synthtalk.csv``,
-``table1.csv`` and ``table1.json``; ``gaze/`` and ``gallery/`` for ``make gaze`` and ``make gallery``), :func:`fill` writes them into the text, and ``python -m
+``table1.csv`` and ``table1.json``; ``gaze/`` and ``gallery/`` for ``make gaze`` and ``make gallery``,
+``photo_study.csv`` for ``make photo-study``), :func:`fill` writes them into the text, and ``python -m
 s2d.repro.prose_numbers`` rewrites the README after a ``make reproduce``. A test compares the committed README
 with the committed results, so a stale number fails CI.
 """
@@ -61,6 +62,8 @@ def passages(results: Path) -> dict[str, str]:
                             f"the whole study on its last run (commit {str(record['git_commit'])[:12]})")
     else:
         out["gaze_time"] = "not run yet for this profile"
+    study = results / "photo_study.csv"  # make photo-study's pairs (s2d.repro.photo_study)
+    out["photo_study"] = photo_study(pd.read_csv(study)) if study.is_file() else "not run yet"
     gallery = results / "gallery" / "gallery.json"  # make gallery's record (s2d.repro.gallery)
     if gallery.is_file():
         record = json.loads(gallery.read_text())
@@ -88,6 +91,21 @@ def passages(results: Path) -> dict[str, str]:
     else:
         out["reproduce_time"] = "no run from scratch on record in `results/cpu/run.json`"
     return out
+
+
+def photo_study(pairs: pd.DataFrame) -> str:
+    """The photo study's means (:mod:`s2d.repro.photo_study`): the model's, and the perfect landmark warp's where
+    the study scored it."""
+    from s2d.repro.photo_study import MODEL, REFERENCE
+
+    method = pairs["method"] if "method" in pairs else pd.Series(MODEL, index=pairs.index)
+    ours, floor = pairs[method == MODEL], pairs[method == REFERENCE]
+    shown = {"motion_ratio_68": "motion ratio of all 68 points", "motion_ratio_contour": "of the face contour",
+             "identity_distance": "identity distance"}
+    text = ", ".join(f"{name} {ours[column].mean():.3f}" + (f" (a perfect landmark warp {floor[column].mean():.3f})"
+                                                             if len(floor) else "")
+                     for column, name in shown.items())
+    return f"on {len(ours)} pairs in its last run: {text}"
 
 
 def gpu_timing(record: dict) -> str:
