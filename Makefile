@@ -80,7 +80,7 @@ lab: $(STAMP) ## Start JupyterLab on 127.0.0.1 with a fresh access token
 gaze: $(STAMP) $(REAL_DATA) ## Table 4's gaze claim at 128 px into results/<profile>/gaze/ (about 34 min on 2 cores; the Table 4 page shows it)
 	$(PY) -m s2d gaze --profile $(PROFILE)
 
-gallery: $(STAMP) ## Figures 3, 4, 6 on real photos by s2d animate's real-face model into the gallery page and results/<profile>/gallery/ (about 10 min on 2 cores from nothing; then make book)
+gallery: $(STAMP) ## Figures 3, 4, 6 on real photos by s2d animate's real-face model (and the first-order model trained the same way) into the gallery page and results/<profile>/gallery/ (about 28 min on 2 cores from nothing; then make book)
 	$(PY) -m s2d gallery --profile $(PROFILE)
 
 bench: $(STAMP) ## Time S2D against the first-order model into results/bench/<cpu|cuda>/ (about 6 min on 2 cores; never part of make test)

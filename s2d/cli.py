@@ -126,8 +126,8 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
     record = json.loads(gallery(args.profile, results_root=Path(args.results), data_root=Path(args.data),
                                 runs_root=Path(args.runs), book_results=Path(args.book)).read_text())
     print(f"wrote {record['page']} and {Path(args.results) / args.profile / 'gallery'} in "
-          f"{(time.perf_counter() - start) / 60:.1f} min (the model {record['model_s']:.0f} s, the page "
-          f"{record['page_s']:.0f} s); make book shows it")
+          f"{(time.perf_counter() - start) / 60:.1f} min (the model {record['model_s']:.0f} s, the first-order model "
+          f"{record['baseline_s']:.0f} s, the page {record['page_s']:.0f} s); make book shows it")
     return 0
 
 
@@ -623,12 +623,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "gallery", help="Figures 3, 4 and 6 on real photos by s2d animate's real-face model into the book's "
                              "gallery page and RESULTS/<profile>/gallery/",
         description="Build the real-face model s2d animate uses without --checkpoint (fetching and preparing the "
-                    "real clips, rendering SynthTalk at data.real_face_resolution and training, each only when not "
-                    "cached; at every core), then execute the gallery's page (notebooks/05_gallery.ipynb) into "
-                    "BOOK: photos in the wild animated by a held-out real clip, the photo measures (motion ratio, "
-                    "identity distance, time per stage), a gaze sweep and failure cases. Not part of make "
-                    "reproduce: about 10 minutes on 2 CPU cores from nothing (the page alone about 2 minutes once "
-                    "the model is cached). make book then shows the new page.",
+                    "real clips and photos, rendering SynthTalk at data.real_face_resolution, moving the photos and "
+                    "training, each only when not cached; at every core) and the first-order model trained the "
+                    "same way, then execute the gallery's page (notebooks/05_gallery.ipynb) into BOOK: the held-out "
+                    "real clip reconstructed by both, photos in the wild animated by it, the photo measures (motion "
+                    "ratio, identity distance, time per stage), a gaze sweep and failure cases. Not part of make "
+                    "reproduce: about 28 minutes on 2 CPU cores from nothing (10 for the real-face model, 11 for "
+                    "the first-order model, 6 for the page with the Table 1 model it shows; the page alone about 2 "
+                    "minutes once the models are cached). make book then shows the new page.",
         examples="examples:\n  s2d gallery                       # the cpu profile's real-face model (128 px)\n"
                  "  s2d gallery --profile smoke --results /tmp/r --book /tmp/book   # about a minute: checks "
                  "that everything runs")

