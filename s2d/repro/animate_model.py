@@ -49,11 +49,11 @@ def default_checkpoint(profile: str = PROFILE, data_root: Path = Path("data/synt
 
 def _prepare_real_clips() -> None:
     from s2d.data.prepare import prepare
-    from s2d.data.real_clips import DATA_REAL_MAX_FRAMES, fetch
 
-    clips = fetch(REAL_CACHE)
+    clips = real_clips.fetch(REAL_CACHE)
     if not clips.videos or not clips.photos:
         raise FileNotFoundError(f"the real clips and photos could not be fetched ({'; '.join(clips.skipped)}): "
                                 f"pass --checkpoint")
     if plan.real_data() is None:
-        prepare(REAL_CACHE / "videos", plan.REAL_ROOT, detector="mediapipe", max_frames=DATA_REAL_MAX_FRAMES)
+        prepare(REAL_CACHE / "videos", plan.REAL_ROOT, detector="mediapipe",
+                max_frames=real_clips.DATA_REAL_MAX_FRAMES)
